@@ -1,0 +1,85 @@
+"""Health checks of every service and of Redis, run in parallel with a short timeout.
+
+DIAGNOSTIC_TARGETS names the services to check as `name=url` pairs (comma separated); each
+target's `/_hipflask/ready` is fetched over a pooled HTTP connection. Redis is pinged through
+the backplane. The diagnostic service answers for itself without a request. A check that does not answer within DIAGNOSTIC_TIMEOUT seconds fails.
+"""
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+import requests
+from flask import Flask
+from requests.adapters import HTTPAdapter
+
+from hipflask.config import ConfigError, Env
+
+DEFAULT_TARGETS = "store=http://store:8000,kv=http://kv:8000,fs=http://fs:8000,render=http://render:8000"
+
+
+@dataclass
+class Result:
+    name: str
+    ok: bool
+    latency_ms: float
+    detail: dict
+
+
+class Checker:
+    def __init__(self, targets: dict[str, str], timeout: float, backplane, settings):
+        self.settings = settings
+        self.targets = targets
+        self.timeout = timeout
+        self.backplane = backplane
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=len(targets) + 1, pool_maxsize=32)
+        self.session.mount("http://", adapter)
+        self.pool = ThreadPoolExecutor(max_workers=max(4, len(targets) + 1), thread_name_prefix="diagnostic")
+
+    def _service(self, name: str, url: str) -> Result:
+        started = time.perf_counter()
+        try:
+            response = self.session.get(f"{url}/_hipflask/ready", timeout=self.timeout)
+            detail = response.json()
+            ok = response.status_code == 200
+        except (requests.RequestException, ValueError) as exc:
+            ok, detail = False, {"error": type(exc).__name__}
+        return Result(name, ok, (time.perf_counter() - started) * 1000, detail)
+
+    def _redis(self) -> Result:
+        started = time.perf_counter()
+        ok = self.backplane.ping()
+        return Result("redis", ok, (time.perf_counter() - started) * 1000, {} if ok else {"error": "unreachable"})
+
+    def run(self) -> list[Result]:
+        """Every check, in parallel; a check still running at the deadline counts as failed."""
+        futures = {self.pool.submit(self._service, name, url): name for name, url in self.targets.items()}
+        futures[self.pool.submit(self._redis)] = "redis"
+        done, _ = wait(futures, timeout=self.timeout + 0.1)
+        me = self.settings
+        results = [Result("diagnostic", True, 0.0, {"version": me.version, "hostname": me.hostname})]
+        for future, name in futures.items():
+            if future in done:
+                results.append(future.result())
+            else:
+                results.append(Result(name, False, self.timeout * 1000, {"error": "timeout"}))
+        return sorted(results, key=lambda result: result.name)
+
+
+def parse_targets(value: str) -> dict[str, str]:
+    targets = {}
+    for pair in filter(None, (item.strip() for item in value.split(","))):
+        name, sep, url = pair.partition("=")
+        if not sep or not name.strip() or not url.strip().startswith(("http://", "https://")):
+            raise ConfigError(f"DIAGNOSTIC_TARGETS: expected name=http://host:port pairs, got {pair!r}")
+        targets[name.strip()] = url.strip().rstrip("/")
+    return targets
+
+
+def init_app(app: Flask, env: Env) -> None:
+    targets = parse_targets(env.environ.get("DIAGNOSTIC_TARGETS", DEFAULT_TARGETS))  # empty: no targets
+    timeout = env.float("DIAGNOSTIC_TIMEOUT", 1.0, minimum=0.01)
+    app.extensions["diagnostic"] = Checker(targets, timeout, app.extensions["hipflask.backplane"],
+                                          app.extensions["hipflask"])

@@ -1,0 +1,87 @@
+"""Routes of the diagnostic service."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, request
+
+from hipflask.convert import convert_multidict, request_data
+from hipflask.events import emit_local_event
+from hipflask.jsonp import make_my_response_json
+from hipflask.namespace import namespace
+
+blueprint = Blueprint("diagnostic", __name__)
+
+
+@blueprint.get("/")
+@blueprint.get("/diagnostic")
+@make_my_response_json
+def diagnostic():
+    """The status of the whole stack: every service and Redis, checked in parallel.
+
+    :query callback: optional JSONP callback
+    :statuscode 200: every check passed
+    :statuscode 500: a check failed; ``failed`` names it
+    """
+    settings = current_app.extensions["hipflask"]
+    results = current_app.extensions["diagnostic"].run()
+    failed = [result.name for result in results if not result.ok]
+    return {
+        "message": "ok" if not failed else "failed",
+        "version": settings.version,
+        "hostname": settings.hostname,
+        "uid": namespace(),
+        "failed": failed,
+        "checks": {
+            result.name: {"status": "ok" if result.ok else "failed",
+                          "latency_ms": round(result.latency_ms, 2),
+                          "version": result.detail.get("version"),
+                          "hostname": result.detail.get("hostname"),
+                          **({"detail": result.detail} if not result.ok else {})}
+            for result in results
+        },
+        "status_code": 200 if not failed else 500,
+    }
+
+
+@blueprint.get("/diagnostic/echo")
+@make_my_response_json
+def echo_parameters():
+    """Echo the request's parameters back, converted as form data is.
+
+    :query \\*: any parameters; they come back as JSON
+    :query callback: optional JSONP callback (not echoed)
+    :statuscode 200: always
+    """
+    values = convert_multidict(request.args)
+    values.pop("callback", None)
+    return values
+
+
+@blueprint.get("/diagnostic/fail")
+def fail():
+    """Always fails, to show how the application fails (a 500 with an error id).
+
+    :statuscode 500: always
+    """
+    raise RuntimeError("diagnostic failure requested")
+
+
+@blueprint.route("/echo", methods=["GET", "POST"])
+@make_my_response_json
+def echo_headers():
+    """The request's headers as JSON.
+
+    :statuscode 200: always
+    """
+    return dict(request.headers.items())
+
+
+@blueprint.post("/message/local_publish")
+@make_my_response_json
+def local_publish():
+    """Publish a local event (source ``message``) from a JSON or form body.
+
+    :statuscode 200: ``{"message": "ok"}``
+    :statuscode 400: the JSON body is malformed
+    """
+    emit_local_event("message", request_data())
+    return {"message": "ok"}

@@ -1,0 +1,49 @@
+"""Redis, the backplane every replica of every service shares for the cache and the events.
+
+Callers use `Backplane.call`, which fails open: when Redis is unreachable it logs a warning,
+counts the failure and returns None, and for a short back-off it does not try again, so a down
+Redis costs a request nothing more than one timeout every few seconds.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from typing import Any, Callable
+
+import redis
+
+log = logging.getLogger("hipflask.backplane")
+BACKOFF_SECONDS = 2.0
+
+
+class Backplane:
+    def __init__(self, url: str, timeout: float):
+        self.client = redis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=30)
+        self.failures: Counter[str] = Counter()
+        self._down_until = 0.0
+        self._lock = threading.Lock()
+
+    def call(self, purpose: str, operation: Callable[[redis.Redis], Any]) -> Any:
+        """operation(client), or None when Redis is unreachable (counted under `purpose`)."""
+        if time.monotonic() < self._down_until:
+            with self._lock:
+                self.failures[purpose] += 1
+            return None
+        try:
+            return operation(self.client)
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            with self._lock:
+                self.failures[purpose] += 1
+                self._down_until = time.monotonic() + BACKOFF_SECONDS
+            log.warning("redis unreachable for %s (%s); going on without it", purpose, exc)
+            return None
+
+    def ping(self) -> bool:
+        """True when Redis answers now (ignores the back-off; used by readiness checks)."""
+        try:
+            return bool(self.client.ping())
+        except (redis.RedisError, OSError):
+            return False

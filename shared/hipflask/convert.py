@@ -1,0 +1,67 @@
+"""The one converter of request data: form and query values as the original converted them.
+
+Numeric strings become int or float (`"0"` included), single-element lists are flattened, and
+nested dicts and lists are converted the same way.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import request
+from werkzeug.datastructures import MultiDict
+
+from hipflask.errors import HipflaskError
+
+_INT = re.compile(r"-?\d+")
+_FLOAT = re.compile(r"-?(\d+\.\d*|\.\d+|\d+)([eE][-+]?\d+)?")
+
+
+def convert_value(value: Any) -> Any:
+    """A str that is a number becomes that number; containers are converted recursively."""
+    if isinstance(value, str):
+        if _INT.fullmatch(value):
+            return int(value)
+        if _FLOAT.fullmatch(value):
+            number = float(value)
+            return number if number not in (float("inf"), float("-inf")) else value
+        return value
+    if isinstance(value, dict):
+        return {key: convert_value(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        items = [convert_value(item) for item in value]
+        return items[0] if len(items) == 1 else items
+    return value
+
+
+def convert_multidict(data: MultiDict) -> dict[str, Any]:
+    """Every key of a form or query MultiDict, its values converted and flattened."""
+    return {key: convert_value(values) for key, values in data.lists()}
+
+
+def form_data() -> dict[str, Any]:
+    """The request's query and form values (form wins on a shared key), converted."""
+    data = convert_multidict(request.args)
+    data.update(convert_multidict(request.form))
+    return data
+
+
+def json_body(required_type: type | None = None) -> Any:
+    """The request's JSON body; 400 in the one error shape when it is malformed or of the wrong type."""
+    raw = request.get_data(cache=True)
+    try:
+        value = request.json if raw else None
+    except Exception:
+        raise HipflaskError(400, "bad_json", "the body is not valid JSON") from None
+    if raw and value is None and raw.strip() != b"null":
+        raise HipflaskError(400, "bad_json", "the body is not valid JSON")
+    if required_type is not None and not isinstance(value, required_type):
+        raise HipflaskError(400, "bad_json", f"the JSON body must be a{'n object' if required_type is dict else ' ' + required_type.__name__}")
+    return value
+
+
+def request_data() -> Any:
+    """The JSON body when the request declares JSON, otherwise the converted query and form values."""
+    if request.is_json:
+        return json_body()
+    return form_data()

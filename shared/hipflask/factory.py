@@ -1,0 +1,51 @@
+"""The one app factory every hipflask service is built with."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Mapping
+
+from flask import Blueprint, Flask
+
+from hipflask import errors, health
+from hipflask.backplane import Backplane
+from hipflask.config import Env, Settings
+from hipflask.handlers import load_handlers
+from hipflask.logs import configure as configure_logging
+
+
+def create_app(service: str, blueprint: Blueprint | None = None, *,
+               init: Callable[[Flask, Env], None] | None = None,
+               handlers_dir: Path | None = None,
+               environ: Mapping[str, str] | None = None) -> Flask:
+    """Build a service's app: settings from the environment, logging, the error shape, the Redis
+    backplane, identity headers, health routes, the service's blueprint, `init(app, env)` for
+    the service's own settings and storage, then the user handlers of `handlers_dir`.
+    """
+    env = Env(environ)
+    settings = Settings.from_env(service, env)
+    configure_logging(service, settings.log_level)
+
+    app = Flask(service)
+    app.json.sort_keys = False
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_size
+    app.extensions["hipflask"] = settings
+    app.extensions["hipflask.env"] = env
+    app.extensions["hipflask.backplane"] = Backplane(settings.redis_url, settings.redis_timeout)
+    app.extensions["hipflask.ready_checks"] = {}
+
+    errors.init_app(app)
+
+    @app.after_request
+    def identify(response):
+        response.headers["X-HOSTNAME"] = settings.hostname
+        response.headers["X-APP-VERSION"] = settings.version
+        return response
+
+    app.register_blueprint(health.blueprint)
+    if blueprint is not None:
+        app.register_blueprint(blueprint)
+    if init is not None:
+        init(app, env)
+    if handlers_dir is not None:
+        load_handlers(app, Path(env.str("HANDLERS_DIR", str(handlers_dir))))
+    return app

@@ -1,0 +1,22 @@
+"""gunicorn settings for every service, from the environment (`gunicorn -c python:hipflask.gunicorn_conf`).
+
+Threaded workers (gthread) keep the gateway's upstream connections alive between requests;
+see bench/RESULTS.md for the measurements behind the defaults.
+"""
+import os
+
+from hipflask.config import Env
+
+_env = Env()
+bind = _env.str("BIND", f"0.0.0.0:{_env.int('PORT', 8000, minimum=1)}")
+workers = _env.int("WORKERS", 2, minimum=1)
+threads = _env.int("THREADS", 4, minimum=1)
+worker_class = "gthread"
+keepalive = _env.int("KEEPALIVE_SECONDS", 75, minimum=1)
+timeout = _env.int("WORKER_TIMEOUT", 120, minimum=1)
+graceful_timeout = 10
+accesslog = os.environ.get("ACCESS_LOG") or None
+errorlog = "-"
+loglevel = _env.str("LOG_LEVEL", "INFO").lower()
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+forwarded_allow_ips = "*"

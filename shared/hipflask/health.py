@@ -1,0 +1,54 @@
+"""Liveness and readiness of a service, for healthchecks and for the diagnostic service.
+
+`/_hipflask/live` answers as long as the process serves requests. `/_hipflask/ready` runs the
+service's readiness checks (each a callable returning True or raising); 200 when all pass, 503
+naming those that failed. Redis is reported but does not make a service unready: caches and
+events fail open.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+
+blueprint = Blueprint("hipflask_health", __name__)
+
+
+def add_ready_check(app, name: str, check) -> None:
+    app.extensions.setdefault("hipflask.ready_checks", {})[name] = check
+
+
+@blueprint.get("/_hipflask/live")
+def live():
+    """Liveness: the process answers.
+
+    :statuscode 200: always
+    """
+    settings = current_app.extensions["hipflask"]
+    return jsonify(status="ok", service=settings.service, version=settings.version, hostname=settings.hostname)
+
+
+@blueprint.get("/_hipflask/ready")
+def ready():
+    """Readiness: the service's own dependencies answer.
+
+    :statuscode 200: every check passes
+    :statuscode 503: a check failed; ``failed`` names it
+    """
+    settings = current_app.extensions["hipflask"]
+    failed = {}
+    for name, check in current_app.extensions.get("hipflask.ready_checks", {}).items():
+        try:
+            if not check():
+                failed[name] = "check returned false"
+        except Exception as exc:  # a readiness check reports, it never raises
+            failed[name] = str(exc) or type(exc).__name__
+    backplane = current_app.extensions["hipflask.backplane"]
+    body = {
+        "status": "ok" if not failed else "failed",
+        "service": settings.service,
+        "version": settings.version,
+        "hostname": settings.hostname,
+        "failed": failed,
+        "redis": "ok" if backplane.ping() else "unreachable",
+        "redis_failures": dict(backplane.failures),
+    }
+    return jsonify(body), 200 if not failed else 503

@@ -1,0 +1,39 @@
+"""The one namespace rule: which data space a request belongs to.
+
+The namespace is the value of the USER_HEADER_NAME header (default `Uid`) made filename-safe,
+`DEFAULT` when the header is absent or empty. The mapping is injective: letters, digits, `.` and
+`-` are kept, every other byte becomes `_xx` (its hex code), and a leading `.` is encoded too, so
+two different users never share a namespace and no namespace is `.` or `..`.
+"""
+from __future__ import annotations
+
+from flask import current_app, g, request
+
+from hipflask.errors import HipflaskError
+
+DEFAULT = "DEFAULT"
+MAX_LENGTH = 128
+_KEEP = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
+
+
+def make_safe(value: str | None) -> str:
+    """The filename-safe namespace for a raw header value."""
+    if value is None or value == "":
+        return DEFAULT
+    if len(value) > MAX_LENGTH:
+        raise HipflaskError(400, "bad_namespace", f"the user header is longer than {MAX_LENGTH} characters")
+    out = []
+    for index, byte in enumerate(value.encode("utf-8", "surrogateescape")):
+        if byte in _KEEP and not (index == 0 and byte == ord(".")):
+            out.append(chr(byte))
+        else:
+            out.append(f"_{byte:02x}")
+    return "".join(out)
+
+
+def namespace() -> str:
+    """The current request's namespace (computed once per request)."""
+    if "hipflask_namespace" not in g:
+        header = current_app.extensions["hipflask"].user_header
+        g.hipflask_namespace = make_safe(request.headers.get(header))
+    return g.hipflask_namespace

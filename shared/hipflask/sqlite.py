@@ -1,0 +1,94 @@
+"""SQLite connections for the services that keep their data in SQLite (store, kv).
+
+One connection per thread per database file, opened once and reused: WAL journal, a long busy
+timeout, `synchronous=FULL` unless relaxed (FULL fsyncs the WAL at every commit, so an
+acknowledged write survives `kill -9` and power loss), and the VFS named by SQLITE_VFS.
+`write()` runs a transaction that takes the write lock at its start (BEGIN IMMEDIATE), so a
+read-modify-write inside it is atomic across threads, workers and replicas, and concurrent
+writers queue on the busy timeout instead of failing with `database is locked`.
+"""
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+import urllib.parse
+from pathlib import Path
+from typing import Callable, Iterator
+
+from hipflask.config import ConfigError
+
+BUSY_TIMEOUT_SECONDS = 60.0
+
+
+class Databases:
+    """Per-thread connections to the database files of one service."""
+
+    def __init__(self, vfs: str | None = None, synchronous: str = "FULL",
+                 schema: Callable[[sqlite3.Connection], None] | None = None):
+        self.vfs = vfs
+        self.synchronous = synchronous
+        self.schema = schema
+        self._local = threading.local()
+        self._ready: set[Path] = set()
+        self._ready_lock = threading.Lock()
+
+    def _open(self, path: Path, create: bool) -> sqlite3.Connection:
+        query = {"mode": "rwc" if create else "rw"}
+        if self.vfs:
+            query["vfs"] = self.vfs
+        uri = f"file:{urllib.parse.quote(str(path))}?{urllib.parse.urlencode(query)}"
+        connection = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS,
+                                     isolation_level=None, check_same_thread=False)
+        mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            connection.close()
+            raise ConfigError(f"SQLITE_VFS: the VFS {self.vfs!r} cannot run SQLite in WAL mode (got {mode})")
+        connection.execute(f"PRAGMA synchronous={self.synchronous}")
+        connection.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        if path not in self._ready:
+            with self._ready_lock:
+                if path not in self._ready and self.schema is not None:
+                    with self.transaction(connection):
+                        self.schema(connection)
+                self._ready.add(path)
+        return connection
+
+    def connection(self, path: Path, create: bool = False) -> sqlite3.Connection | None:
+        """This thread's connection to `path`; None when the file is missing and `create` is false."""
+        cache = self._local.__dict__.setdefault("connections", {})
+        connection = cache.get(path)
+        if connection is None:
+            if not create and not path.exists():
+                return None
+            if create:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                connection = self._open(path, create)
+            except sqlite3.OperationalError:
+                if not create:
+                    return None
+                raise
+            cache[path] = connection
+        return connection
+
+    @staticmethod
+    @contextlib.contextmanager
+    def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on any exception)."""
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield connection
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
+    def write(self, path: Path) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """A write transaction on `path`, creating the file and its schema when missing."""
+        return self.transaction(self.connection(path, create=True))
+
+    def close_all(self) -> None:
+        for connection in self._local.__dict__.get("connections", {}).values():
+            connection.close()
+        self._local.__dict__["connections"] = {}

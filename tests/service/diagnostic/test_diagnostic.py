@@ -1,0 +1,85 @@
+import json
+
+
+def test_diagnostic_reports_ok_with_redis_and_no_targets(client):
+    response = client.get("/diagnostic")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["message"] == "ok"
+    assert body["checks"]["redis"]["status"] == "ok"
+    assert body["version"] == "test-version"
+
+
+def test_root_is_the_diagnostic_summary(client):
+    assert client.get("/").get_json()["message"] == "ok"
+
+
+def test_diagnostic_uid_is_the_request_namespace(client):
+    assert client.get("/diagnostic", headers={"Uid": "alice"}).get_json()["uid"] == "alice"
+    assert client.get("/diagnostic").get_json()["uid"] == "DEFAULT"
+
+
+def test_diagnostic_fails_with_500_naming_an_unreachable_service(build_app):
+    from diagnostic.wsgi import build
+    app = build_app(build, DIAGNOSTIC_TARGETS="store=http://127.0.0.1:9", DIAGNOSTIC_TIMEOUT="0.5")
+    response = app.test_client().get("/diagnostic")
+    assert response.status_code == 500
+    assert response.get_json()["failed"] == ["store"]
+
+
+def test_echo_returns_converted_parameters(client):
+    assert client.get("/diagnostic/echo?a=1&b=x&c=2.5").get_json() == {"a": 1, "b": "x", "c": 2.5}
+
+
+def test_echo_as_jsonp(client):
+    response = client.get("/diagnostic/echo?a=1&callback=cb")
+    assert response.mimetype == "application/javascript"
+    assert response.get_data(as_text=True) == 'cb({"a":1});'
+
+
+def test_fail_answers_500_with_an_eid_as_json_when_asked(client):
+    response = client.get("/diagnostic/fail", headers={"Accept": "application/json"})
+    assert response.status_code == 500
+    assert response.mimetype == "application/json"
+    assert len(response.get_json()["eid"]) == 16
+
+
+def test_fail_answers_an_html_page_with_the_eid_for_browsers(client):
+    response = client.get("/diagnostic/fail", headers={"Accept": "text/html"})
+    assert response.status_code == 500
+    assert response.mimetype == "text/html"
+    assert "Error id" in response.get_data(as_text=True)
+
+
+def test_fail_logs_the_same_eid_with_the_traceback(client, caplog):
+    eid = client.get("/diagnostic/fail", headers={"Accept": "application/json"}).get_json()["eid"]
+    record = next(r for r in caplog.records if eid in r.getMessage())
+    assert record.exc_info is not None
+
+
+def test_echo_headers_returns_request_headers(client):
+    assert client.post("/echo", headers={"X-Thing": "yes"}).get_json()["X-Thing"] == "yes"
+
+
+def test_hello_handler_is_loaded_from_the_handlers_folder(client):
+    assert client.get("/hello").get_data(as_text=True) == "World!"
+
+
+def test_local_publish_publishes_the_converted_form_on_the_event_stream(client, redis_client):
+    response = client.post("/message/local_publish", data={"n": "3", "word": "hi"})
+    assert response.get_json() == {"message": "ok"}
+    entries = redis_client.xrange("hipflask:events")
+    event = json.loads(entries[-1][1][b"event"])
+    assert event["source"] == "message"
+    assert event["message"] == {"n": 3, "word": "hi"}
+
+
+def test_every_response_carries_hostname_and_version(client):
+    response = client.get("/hello")
+    assert response.headers["X-HOSTNAME"] == "test-host"
+    assert response.headers["X-APP-VERSION"] == "test-version"
+
+
+def test_liveness_and_readiness_answer(client):
+    assert client.get("/_hipflask/live").status_code == 200
+    assert client.get("/_hipflask/ready").get_json()["redis"] == "ok"
