@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -18,49 +16,14 @@ for service_dir in sorted((ROOT / "services").iterdir()):
     if service_dir.is_dir() and str(service_dir) not in sys.path:
         sys.path.insert(0, str(service_dir))
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def missing(reason: str):
-    """A dependency a tier needs is missing: a failure in CI, a skip elsewhere."""
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: a tier that cannot run is a failure)")
-    pytest.skip(reason)
-
-
-def wait_until(condition, timeout: float, what: str, interval: float = 0.05):
-    """Poll `condition()` until it returns a truthy value or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        try:
-            last = condition()
-            if last:
-                return last
-        except Exception as exc:  # keep polling; report the last error at the deadline
-            last = exc
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last seen: {last!r}")
-        time.sleep(interval)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def docker_available() -> bool:
-    if not shutil.which("docker"):
-        return False
-    return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+from support import docker_available, free_port, missing, wait_until  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def redis_url():
-    """A real Redis server for the session: a testcontainers container when Docker runs,
-    otherwise a redis-server process on a free port."""
-    if docker_available():
+    """A real Redis server for the session: a testcontainers container when Docker runs and
+    REDIS_IMAGE names an image it can start, otherwise a redis-server process on a free port."""
+    if os.environ.get("REDIS_IMAGE") and docker_available():
         from testcontainers.redis import RedisContainer  # noqa: the community alias is not in every release
         with RedisContainer(image=os.environ.get("REDIS_IMAGE", "redis:7.0")) as container:
             host = container.get_container_host_ip()

@@ -1,0 +1,47 @@
+"""Helpers for tests of every tier: deadlines instead of sleeps, free ports, missing dependencies."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def missing(reason: str):
+    """A dependency a tier needs is missing: a failure in CI, a skip elsewhere."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: a tier that cannot run is a failure)")
+    pytest.skip(reason)
+
+
+def wait_until(condition, timeout: float, what: str, interval: float = 0.05):
+    """Poll `condition()` until it returns a truthy value or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            last = condition()
+            if last:
+                return last
+        except Exception as exc:  # keep polling; report the last error at the deadline
+            last = exc
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last seen: {last!r}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def docker_available() -> bool:
+    if not shutil.which("docker"):
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
