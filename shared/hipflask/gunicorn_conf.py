@@ -20,3 +20,5 @@ errorlog = "-"
 loglevel = _env.str("LOG_LEVEL", "INFO").lower()
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 forwarded_allow_ips = "*"
+# gunicorn 27 opens a control socket under $HOME by default; hipflask does not use it.
+control_socket_disable = True

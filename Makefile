@@ -1,0 +1,60 @@
+# hipflask: `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV ?= $(CURDIR)/.venv
+PY := $(VENV)/bin/python
+PORT ?= 8080
+COMPOSE ?= docker compose
+export PORT
+
+.PHONY: help build run debug start stop status test test-unit test-service test-system bench docs clean clean-data
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+build: ## set up: virtualenv, dependencies, Redis and nginx; with Docker, also the compose images
+	@scripts/setup.sh
+	@if docker info >/dev/null 2>&1; then $(COMPOSE) build; else echo "build: no Docker here; compose images not built"; fi
+
+run: ## run the native stack in the foreground on http://127.0.0.1:$(PORT) (Ctrl-C stops it)
+	@scripts/setup.sh
+	@exec $(PY) scripts/stack.py run --port $(PORT)
+
+debug: ## like run, with Flask's debug server and code reloading (NOT for production)
+	@scripts/setup.sh
+	@exec $(PY) scripts/stack.py run --debug --port $(PORT)
+
+start: ## production mode in the background: compose when Docker runs, else the native stack (var/)
+	@if docker info >/dev/null 2>&1; then GATEWAY_PORT=$(PORT) $(COMPOSE) up -d --build --wait; \
+	else scripts/setup.sh && $(PY) scripts/stack.py start --port $(PORT); fi
+
+stop: ## stop what `make start` started
+	@if [ -f var/run/stack.pid ]; then $(PY) scripts/stack.py stop; fi
+	@if docker info >/dev/null 2>&1; then $(COMPOSE) down; fi
+
+status: ## the /diagnostic summary as a table
+	@$(PY) scripts/status.py http://127.0.0.1:$(PORT)
+
+test: ## the whole suite: unit, service and system tiers (native and compose stacks)
+	@scripts/setup.sh --test
+	@$(PY) -m pytest tests
+
+test-unit: ## the library's unit tests
+	@scripts/setup.sh --test
+	@$(PY) -m pytest tests/unit
+
+test-service: ## each service with its test client and a real Redis
+	@scripts/setup.sh --test
+	@$(PY) -m pytest tests/service
+
+test-system: ## HTTP through the gateway, against the native and the compose stack
+	@scripts/setup.sh --test
+	@$(PY) -m pytest tests/system
+
+clean: ## remove run state, temporary files, caches and the virtualenv (never stored data)
+	rm -rf var/run var/log var/setup.lock .pytest_cache docs/_build $(VENV)
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+clean-data: ## delete stored data: var/data and var/redis (says what it deletes)
+	@echo "clean-data: deleting $(CURDIR)/var/data and $(CURDIR)/var/redis"
+	rm -rf var/data var/redis

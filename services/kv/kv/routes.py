@@ -1,0 +1,174 @@
+"""Routes of the kv service: `/kv/<key>` reads, writes and deletes values; `?keys` lists a prefix."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+from flask import Blueprint, Response, current_app, request
+from werkzeug.http import http_date, is_resource_modified, parse_etags
+
+from hipflask.convert import form_data
+from hipflask.errors import HipflaskError
+from hipflask.events import emit_local_event
+from hipflask.jsonp import JSON_TYPE, dumps, json_response, jsonp_callback, wrap
+from hipflask.namespace import namespace
+
+from kv.storage import ANY, Item, ValueTooLarge, check_key, is_json_type
+
+blueprint = Blueprint("kv", __name__)
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+RAW_DEFAULT_TYPE = "application/octet-stream"
+CONTROL_PARAMETERS = ("ttl", "callback")
+MISSING = {"message": "key not found"}
+_POSITIVE = re.compile(r"[1-9][0-9]{0,9}")
+_KEY_ROUTE = {"merge_slashes": False}
+
+
+def _store():
+    return current_app.extensions["kv"]
+
+
+def _positive(name: str, value: str) -> int:
+    if not _POSITIVE.fullmatch(value.strip()):
+        raise HipflaskError(400, f"bad_{name}", f"{name} must be a positive whole number, got {value[:40]!r}")
+    return int(value)
+
+
+def _ttl() -> int | None:
+    value = request.args.get("ttl")
+    if value is None:
+        value = request.headers.get("X-TTL")
+    return None if value is None else _positive("ttl", value)
+
+
+def _condition(header: str):
+    """The ETags of an If-Match / If-None-Match header, ANY for `*`, None when absent."""
+    raw = request.headers.get(header, "").strip()
+    if not raw:
+        return None
+    etags = parse_etags(raw)
+    return ANY if etags.star_tag else frozenset(etags.as_set(include_weak=header == "If-None-Match"))
+
+
+def _fields() -> bytes:
+    """A form or empty post: its converted query and form fields as JSON (kv's own parameters left out)."""
+    fields = form_data()
+    for name in CONTROL_PARAMETERS:
+        if name in request.args and name not in request.form:
+            fields.pop(name)
+    return dumps(fields).encode()
+
+
+def _body() -> tuple[bytes, str]:
+    """The value and content type a POST or PUT stores."""
+    limit = _store().max_value_size
+    if request.content_length is not None and request.content_length > limit:
+        raise ValueTooLarge(limit)
+    if request.method == "POST" and request.mimetype in FORM_TYPES:
+        return _fields(), JSON_TYPE
+    value = request.get_data(cache=False)
+    if request.method == "POST" and not value:
+        return _fields(), JSON_TYPE
+    return value, request.headers.get("Content-Type") or RAW_DEFAULT_TYPE
+
+
+def _validators(item: Item) -> dict[str, str]:
+    headers = {"ETag": f'"{item.etag}"', "Last-Modified": http_date(item.modified / 1000), "Cache-Control": "no-cache"}
+    if item.expires is not None:
+        headers["Expires"] = http_date(item.expires / 1000)
+    return headers
+
+
+def _listing(prefix: str) -> Response:
+    limit = request.args.get("limit")
+    entries = _store().keys(namespace(), prefix, None if limit is None else _positive("limit", limit))
+    return json_response([entry._asdict() for entry in entries])
+
+
+@blueprint.get("/kv/", defaults={"key": ""}, **_KEY_ROUTE)
+@blueprint.get("/kv/<path:key>", **_KEY_ROUTE)
+def read(key: str):
+    """The value stored under ``key``, byte for byte with its stored ``Content-Type``.
+
+    With ``?keys``, the keys that start with ``key`` instead (``/kv/?keys``: every key), as a JSON
+    list of ``{key, content_type, size, etag, modified, expires}`` sorted by key (times in epoch
+    milliseconds).
+
+    :query callback: optional JSONP callback: ``cb(<value>);`` (a value that is not JSON comes as a JSON string)
+    :query keys: list the keys under the prefix ``key`` instead of reading a value
+    :query limit: with ``keys``, at most this many keys
+    :reqheader If-None-Match: an ETag (or ``*``): 304 when it matches
+    :reqheader If-Modified-Since: 304 when the value has not changed since
+    :reqheader Uid: the namespace (``DEFAULT`` when absent)
+    :statuscode 200: the value (or, under JSONP, the value or ``{"message": ...}``), or the key listing
+    :statuscode 304: the client's copy is current
+    :statuscode 400: a bad key, callback or limit
+    :statuscode 404: no value under the key: ``{"message": "key not found"}``
+    """
+    if "keys" in request.args:
+        return _listing(key)
+    callback = jsonp_callback()
+    item = _store().get(namespace(), key)
+    if item is None:
+        return json_response(MISSING, 404)
+    if callback is not None:
+        text = item.value if is_json_type(item.content_type) else dumps(item.value.decode("utf-8", "replace"))
+        return wrap(callback, text)
+    headers = _validators(item)
+    if ("If-None-Match" in request.headers or "If-Modified-Since" in request.headers) and not is_resource_modified(
+            request.environ, etag=item.etag,
+            last_modified=datetime.fromtimestamp(item.modified / 1000, timezone.utc)):
+        return Response(status=304, headers=headers)
+    return Response(item.value, headers=headers, content_type=item.content_type)
+
+
+@blueprint.route("/kv/", defaults={"key": ""}, methods=["POST", "PUT"], **_KEY_ROUTE)
+@blueprint.route("/kv/<path:key>", methods=["POST", "PUT"], **_KEY_ROUTE)
+def write(key: str):
+    """Store the request's body under ``key`` with the request's ``Content-Type``.
+
+    POST stores a form post (url-encoded or multipart) or an empty post as a JSON object of the
+    converted fields (``application/json``); PUT always stores the raw body. A body without a
+    ``Content-Type`` is ``application/octet-stream``; a body declared JSON must be valid JSON.
+
+    :query ttl: optional time to live in seconds, after which the key reads as missing
+    :query callback: optional JSONP callback for the answer
+    :reqheader X-TTL: the time to live, when ``ttl`` is not given
+    :reqheader If-Match: write only if the current value has this ETag (``*``: if there is a value)
+    :reqheader If-None-Match: ``*``: write only if there is no value
+    :reqheader Uid: the namespace (``DEFAULT`` when absent)
+    :resheader ETag: the new value's ETag
+    :statuscode 200: stored: ``{"message": "ok"}``
+    :statuscode 400: a bad key, ttl or callback, or invalid JSON under a JSON content type; nothing stored
+    :statuscode 412: a condition failed; nothing stored
+    :statuscode 413: the value is larger than KV_MAX_VALUE_SIZE; nothing stored
+    """
+    jsonp_callback()
+    check_key(key)
+    ttl = _ttl()
+    value, content_type = _body()
+    item = _store().put(namespace(), key, value, content_type, ttl=ttl,
+                        if_match=_condition("If-Match"), if_none_match=_condition("If-None-Match"))
+    emit_local_event("kv", {"action": "set", "key": key})
+    return json_response({"message": "ok"}, headers={"ETag": f'"{item.etag}"'})
+
+
+@blueprint.delete("/kv/", defaults={"key": ""}, **_KEY_ROUTE)
+@blueprint.delete("/kv/<path:key>", **_KEY_ROUTE)
+def delete(key: str):
+    """Remove the value stored under ``key``.
+
+    :query callback: optional JSONP callback for the answer
+    :reqheader If-Match: delete only if the current value has this ETag
+    :reqheader Uid: the namespace (``DEFAULT`` when absent)
+    :statuscode 200: removed: ``{"message": "ok"}``
+    :statuscode 400: a bad key or callback
+    :statuscode 404: no value under the key: ``{"message": "key not found"}``
+    :statuscode 412: If-Match does not match; nothing removed
+    """
+    jsonp_callback()
+    if not _store().delete(namespace(), key, if_match=_condition("If-Match")):
+        return json_response(MISSING, 404)
+    emit_local_event("kv", {"action": "delete", "key": key})
+    return json_response({"message": "ok"})

@@ -1,0 +1,12 @@
+"""Entry point: `gunicorn 'kv.wsgi:build()'`."""
+from pathlib import Path
+
+from hipflask import create_app
+
+from kv import storage
+from kv.routes import blueprint
+
+
+def build(environ=None):
+    return create_app("kv", blueprint, init=storage.init_app,
+                      handlers_dir=Path(__file__).resolve().parent.parent / "handlers", environ=environ)
