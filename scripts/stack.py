@@ -50,6 +50,7 @@ class Stack:
         self.debug = debug
         self.run_dir = self.var / "run"
         self.addresses = {name: f"127.0.0.1:{base_port + i}" for i, name in enumerate(SERVICES)}
+        self.bench_address = f"127.0.0.1:{base_port + len(SERVICES)}"  # bench/ceiling_app.py, started by make bench
         self.redis_port = redis_port
         self.processes: dict[str, subprocess.Popen] = {}
         self.stopping = False
@@ -90,6 +91,8 @@ class Stack:
         for name, address in self.addresses.items():
             values[f"{name.upper()}_BACKEND"] = f"hipflask_{name}"
             values[f"{name.upper()}_ADDR"] = address
+        values["BENCH_BACKEND"] = "hipflask_bench"
+        values["BENCH_ADDR"] = self.bench_address
         return values
 
     # ---- processes -------------------------------------------------------------------------------

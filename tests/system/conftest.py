@@ -81,7 +81,7 @@ class NativeStack(Stack):
         env.pop("VAR_DIR", None)
         self.process = subprocess.Popen(
             [sys.executable, str(ROOT / "scripts" / "stack.py"), "run", "--port", str(self.port),
-             "--var", str(self.var), "--base-port", str(_port_run(5)), "--redis-port", str(free_port())],
+             "--var", str(self.var), "--base-port", str(_port_run(6)), "--redis-port", str(free_port())],
             env=env, stdout=self.log, stderr=subprocess.STDOUT)
         try:
             self.wait_healthy()
