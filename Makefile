@@ -51,6 +51,15 @@ test-system: ## HTTP through the gateway, against the native and the compose sta
 	@scripts/setup.sh --test
 	@$(PY) -m pytest tests/system
 
+docs: ## the HTML API reference from the route docstrings, in docs/_build/html
+	@scripts/setup.sh --docs
+	@$(PY) -m sphinx -W -q -b html docs docs/_build/html
+	@echo "docs: docs/_build/html/index.html"
+
+bench: ## benchmarks through the gateway against this machine's ceilings (bench/RESULTS.md)
+	@scripts/setup.sh --test
+	@$(PY) bench/run.py $(BENCH_ARGS)
+
 clean: ## remove run state, temporary files, caches and the virtualenv (never stored data)
 	rm -rf var/run var/log var/setup.lock .pytest_cache docs/_build $(VENV)
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -3,7 +3,8 @@
 # pinned dependencies. Idempotent, and safe when several copies run at once: a lock serialises
 # them; the second waits, then reuses what the first installed.
 #   scripts/setup.sh              runtime: redis-server, nginx, .venv with requirements.txt
-#   scripts/setup.sh --test       also the test tools: requirements-dev.txt, chromium, wrk
+#   scripts/setup.sh --docs       also Sphinx for `make docs`: requirements-docs.txt
+#   scripts/setup.sh --test       also the test tools: requirements-dev.txt (docs included), chromium, wrk
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -50,9 +51,12 @@ if [ -z "$PYTHON" ]; then
 fi
 [ -n "$PYTHON" ] || { echo "setup: Python 3.11 or newer with venv is required" >&2; exit 1; }
 
-requirements=requirements.txt
-[ "$WITH_TEST" = "--test" ] && requirements=requirements-dev.txt
-stamp="$VENV/.hipflask-$(cat requirements.txt "$requirements" shared/pyproject.toml | sha256sum | cut -c1-16)"
+case "$WITH_TEST" in
+    --test) requirements=requirements-dev.txt ;;
+    --docs) requirements=requirements-docs.txt ;;
+    *) requirements=requirements.txt ;;
+esac
+stamp="$VENV/.hipflask-$(cat requirements*.txt "$requirements" shared/pyproject.toml | sha256sum | cut -c1-16)-${requirements%.txt}"
 if [ ! -f "$stamp" ]; then
     if [ ! -x "$VENV/bin/python" ]; then
         say "creating $VENV with $PYTHON"

@@ -47,5 +47,5 @@ def create_app(service: str, blueprint: Blueprint | None = None, *,
     if init is not None:
         init(app, env)
     if handlers_dir is not None:
-        load_handlers(app, Path(env.str("HANDLERS_DIR", str(handlers_dir))))
+        load_handlers(app, Path(env.str(f"{service.upper()}_HANDLERS_DIR", str(handlers_dir))))
     return app

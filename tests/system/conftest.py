@@ -7,10 +7,8 @@ start it again, and wait until the gateway routes to it.
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from support import docker_available, free_port, missing, wait_until
+from support import docker_available, free_port, free_port_run, missing, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("diagnostic", "store", "kv", "fs", "render")
@@ -30,20 +28,6 @@ STACK_ENV = {
     "LOCAL_EVENT_SOURCES": "*",
     "LOG_LEVEL": "INFO",
 }
-
-
-def _port_run(count: int) -> int:
-    """The first of `count` consecutive free loopback ports."""
-    for _ in range(200):
-        base = random.randint(20000, 40000)
-        try:
-            for port in range(base, base + count):
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError("no run of free ports")
 
 
 class Stack:
@@ -77,11 +61,13 @@ class NativeStack(Stack):
                 missing(f"{binary} is not installed (make build installs it)")
         self.var = Path(tempfile.mkdtemp(prefix="hipflask-native-"))
         self.log = open(self.var / "stack.log", "wb")
-        env = {**os.environ, **self.env}
+        self.static = self.var / "static"
+        self.static.mkdir()
+        env = {**os.environ, **self.env, "STATIC_DIR": str(self.static)}
         env.pop("VAR_DIR", None)
         self.process = subprocess.Popen(
             [sys.executable, str(ROOT / "scripts" / "stack.py"), "run", "--port", str(self.port),
-             "--var", str(self.var), "--base-port", str(_port_run(6)), "--redis-port", str(free_port())],
+             "--var", str(self.var), "--base-port", str(free_port_run(6)), "--redis-port", str(free_port())],
             env=env, stdout=self.log, stderr=subprocess.STDOUT)
         try:
             self.wait_healthy()
@@ -118,6 +104,9 @@ class NativeStack(Stack):
 
     def data_dir(self, service: str) -> Path:
         return self.var / "data" / service
+
+    def put_static(self, name: str, data: bytes) -> None:
+        (self.static / name).write_bytes(data)
 
 
 class ComposeStack(Stack):
@@ -157,6 +146,13 @@ class ComposeStack(Stack):
     def start(self, service: str) -> None:
         self.run("up", "-d", "--no-deps", "--wait", service)
         self.wait_routes(service)
+
+    def put_static(self, name: str, data: bytes) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / name
+            path.write_bytes(data)
+            path.chmod(0o644)
+            self.run("cp", str(path), f"gateway:/srv/static/{name}")
 
     def scale(self, service: str, replicas: int) -> None:
         self.run("up", "-d", "--no-recreate", "--wait", "--scale", f"{service}={replicas}")
