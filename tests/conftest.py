@@ -65,6 +65,7 @@ def service_env(redis_url, tmp_path):
         "X_HOSTNAME": "test-host",
         "APP_VERSION": "test-version",
         "LOCAL_EVENT_SOURCES": "*",
+        "REDIS_TIMEOUT": "2",
     }
 
 

@@ -40,6 +40,11 @@ class Backplane:
                 self._down_until = time.monotonic() + BACKOFF_SECONDS
             log.warning("redis unreachable for %s (%s); going on without it", purpose, exc)
             return None
+        except redis.RedisError as exc:  # an error reply: Redis answers, so no back-off
+            with self._lock:
+                self.failures[purpose] += 1
+            log.warning("redis refused %s (%s); going on without it", purpose, exc)
+            return None
 
     def ping(self) -> bool:
         """True when Redis answers now (ignores the back-off; used by readiness checks)."""

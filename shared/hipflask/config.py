@@ -6,6 +6,9 @@ ConfigError naming the variable, which stops the service before it serves anythi
 from __future__ import annotations
 
 import logging
+import math
+import sqlite3
+import tempfile
 import os
 import re
 import socket
@@ -36,7 +39,7 @@ class Env:
         value = self.raw(name)
         return default if value is None else value
 
-    def int(self, name: str, default: int, minimum: int | None = None) -> int:
+    def int(self, name: str, default: int, minimum: int | None = None, maximum: int | None = None) -> int:
         value = self.raw(name)
         if value is None:
             return default
@@ -46,6 +49,8 @@ class Env:
             raise ConfigError(f"{name}: expected an integer, got {value!r}") from None
         if minimum is not None and number < minimum:
             raise ConfigError(f"{name}: must be at least {minimum}, got {number}")
+        if maximum is not None and number > maximum:
+            raise ConfigError(f"{name}: must be at most {maximum}, got {number}")
         return number
 
     def float(self, name: str, default: float, minimum: float = 0.0) -> float:
@@ -56,6 +61,8 @@ class Env:
             number = float(value)
         except ValueError:
             raise ConfigError(f"{name}: expected a number, got {value!r}") from None
+        if not math.isfinite(number):
+            raise ConfigError(f"{name}: expected a finite number, got {value!r}")
         if number < minimum:
             raise ConfigError(f"{name}: must be at least {minimum}, got {number}")
         return number
@@ -93,6 +100,24 @@ def package_version() -> str:
         return "0.0.0"
 
 
+def check_sqlite_vfs(vfs: str | None) -> str | None:
+    """The VFS, once SQLite has opened a WAL database with it; ConfigError otherwise."""
+    if vfs is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="hipflask-vfs-") as folder:
+        try:
+            connection = sqlite3.connect(f"file:{folder}/check.sqlite3?vfs={vfs}", uri=True)
+            try:
+                mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            finally:
+                connection.close()
+        except sqlite3.Error as exc:
+            raise ConfigError(f"SQLITE_VFS: SQLite cannot use the VFS {vfs!r} ({exc})") from None
+    if mode.lower() != "wal":
+        raise ConfigError(f"SQLITE_VFS: the VFS {vfs!r} cannot run SQLite in WAL mode (got {mode})")
+    return vfs
+
+
 @dataclass(frozen=True)
 class Settings:
     """The settings every service shares (see the README's configuration table)."""
@@ -125,16 +150,16 @@ class Settings:
         sources = frozenset(s.strip() for s in env.str("LOCAL_EVENT_SOURCES", "").split(",") if s.strip())
         return cls(
             service=service,
-            port=env.int("PORT", 8000, minimum=1),
+            port=env.int("PORT", 8000, minimum=1, maximum=65535),
             log_level=log_level,
             redis_url=redis_url,
-            redis_timeout=env.float("REDIS_TIMEOUT", 0.25),
+            redis_timeout=env.float("REDIS_TIMEOUT", 0.25, minimum=0.001),
             user_header=user_header,
             event_sources=sources,
             event_stream_maxlen=env.int("EVENT_STREAM_MAXLEN", 10000, minimum=1),
             hostname=env.str("X_HOSTNAME", "") or socket.gethostname() or "localhost",
             version=env.str("APP_VERSION", "") or env.str("CURRENT_SHA", "") or package_version(),
-            sqlite_vfs=env.raw("SQLITE_VFS"),
+            sqlite_vfs=check_sqlite_vfs(env.raw("SQLITE_VFS")),
             data_dir=Path(env.str("DATA_DIR", f"var/data/{service}")),
             max_body_size=env.size("MAX_BODY_SIZE", "10m"),
         )

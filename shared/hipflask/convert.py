@@ -13,15 +13,18 @@ from werkzeug.datastructures import MultiDict
 
 from hipflask.errors import HipflaskError
 
-_INT = re.compile(r"-?\d+")
-_FLOAT = re.compile(r"-?(\d+\.\d*|\.\d+|\d+)([eE][-+]?\d+)?")
+_INT = re.compile(r"-?\d+", re.ASCII)
+_FLOAT = re.compile(r"-?(\d+\.\d*|\.\d+|\d+)([eE][-+]?\d+)?", re.ASCII)
 
 
 def convert_value(value: Any) -> Any:
     """A str that is a number becomes that number; containers are converted recursively."""
     if isinstance(value, str):
         if _INT.fullmatch(value):
-            return int(value)
+            try:
+                return int(value)
+            except ValueError:  # more digits than Python converts
+                return value
         if _FLOAT.fullmatch(value):
             number = float(value)
             return number if number not in (float("inf"), float("-inf")) else value

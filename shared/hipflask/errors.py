@@ -33,8 +33,14 @@ def new_eid() -> str:
 
 
 def error_response(status: int, code: str, message: str, eid: str | None = None, headers: dict | None = None) -> Response:
-    body = {"status": status, "code": code, "message": message, "eid": eid or new_eid()}
-    response = Response(json.dumps(body) + "\n", status=status, mimetype="application/json", headers=headers)
+    """The one error shape; as JSONP (a 404 becoming 200) when the request carries a safe callback."""
+    from hipflask import jsonp  # jsonp raises HipflaskError: imported here to keep the modules acyclic
+
+    body = json.dumps({"status": status, "code": code, "message": message, "eid": eid or new_eid()})
+    callback = jsonp.safe_callback_or_none() if request else None
+    if callback is not None:
+        return jsonp.wrap(callback, body, status, headers)
+    response = Response(body + "\n", status=status, mimetype="application/json", headers=headers)
     response.headers["Cache-Control"] = "no-cache"
     return response
 

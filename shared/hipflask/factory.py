@@ -28,6 +28,7 @@ def create_app(service: str, blueprint: Blueprint | None = None, *,
     app = Flask(service)
     app.json.sort_keys = False
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_size
+    app.config["MAX_FORM_MEMORY_SIZE"] = settings.max_body_size
     app.extensions["hipflask"] = settings
     app.extensions["hipflask.env"] = env
     app.extensions["hipflask.backplane"] = Backplane(settings.redis_url, settings.redis_timeout)

@@ -20,15 +20,33 @@ JSON_TYPE = "application/json"
 JSONP_TYPE = "application/javascript"
 
 
-def jsonp_callback() -> str | None:
-    """The request's JSONP callback, None when absent; a HipflaskError(400) when it is not safe."""
+def _requested_callback() -> str | None:
     callback = request.args.get("callback")
     if callback is None and request.method == "POST" and request.mimetype in (
             "application/x-www-form-urlencoded", "multipart/form-data"):
         callback = request.form.get("callback")
+    return callback
+
+
+def is_safe_callback(callback: str) -> bool:
+    return len(callback) <= MAX_CALLBACK_LENGTH and _CALLBACK.fullmatch(callback) is not None
+
+
+def safe_callback_or_none() -> str | None:
+    """The request's callback when it is present and safe, else None (never raises)."""
+    try:
+        callback = _requested_callback()
+    except Exception:  # an unreadable form: no callback
+        return None
+    return callback if callback is not None and is_safe_callback(callback) else None
+
+
+def jsonp_callback() -> str | None:
+    """The request's JSONP callback, None when absent; a HipflaskError(400) when it is not safe."""
+    callback = _requested_callback()
     if callback is None:
         return None
-    if len(callback) > MAX_CALLBACK_LENGTH or not _CALLBACK.fullmatch(callback):
+    if not is_safe_callback(callback):
         raise HipflaskError(400, "bad_callback",
                             "callback must be a JavaScript identifier path (letters, digits, _, $ and dots)")
     return callback

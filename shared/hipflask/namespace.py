@@ -13,6 +13,7 @@ from hipflask.errors import HipflaskError
 
 DEFAULT = "DEFAULT"
 MAX_LENGTH = 128
+MAX_SAFE_LENGTH = 200  # leaves room for suffixes within a 255-byte file name
 _KEEP = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
 
 
@@ -28,7 +29,10 @@ def make_safe(value: str | None) -> str:
             out.append(chr(byte))
         else:
             out.append(f"_{byte:02x}")
-    return "".join(out)
+    safe = "".join(out)
+    if len(safe) > MAX_SAFE_LENGTH:
+        raise HipflaskError(400, "bad_namespace", "the user header is too long once made filename-safe")
+    return safe
 
 
 def namespace() -> str:

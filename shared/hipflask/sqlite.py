@@ -1,6 +1,7 @@
 """SQLite connections for the services that keep their data in SQLite (store, kv).
 
-One connection per thread per database file, opened once and reused: WAL journal, a long busy
+One connection per thread per database file, opened once and reused (deleting a database file
+under a running service is not supported: restart the service): WAL journal, a long busy
 timeout, `synchronous=FULL` unless relaxed (FULL fsyncs the WAL at every commit, so an
 acknowledged write survives `kill -9` and power loss), and the VFS named by SQLITE_VFS.
 `write()` runs a transaction that takes the write lock at its start (BEGIN IMMEDIATE), so a
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+import time
 import urllib.parse
 from pathlib import Path
 from typing import Callable, Iterator
@@ -40,7 +42,7 @@ class Databases:
         uri = f"file:{urllib.parse.quote(str(path))}?{urllib.parse.urlencode(query)}"
         connection = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS,
                                      isolation_level=None, check_same_thread=False)
-        mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        mode = self._enable_wal(connection)
         if mode.lower() != "wal":
             connection.close()
             raise ConfigError(f"SQLITE_VFS: the VFS {self.vfs!r} cannot run SQLite in WAL mode (got {mode})")
@@ -53,6 +55,22 @@ class Databases:
                         self.schema(connection)
                 self._ready.add(path)
         return connection
+
+    @staticmethod
+    def _enable_wal(connection: sqlite3.Connection) -> str:
+        """WAL is persistent: only the first opener of a new file switches it, and that switch
+        answers `database is locked` at once (no busy wait) while another opener holds a lock."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+        while True:
+            try:
+                mode = connection.execute("PRAGMA journal_mode").fetchone()[0]
+                if mode.lower() == "wal":
+                    return mode
+                return connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)
 
     def connection(self, path: Path, create: bool = False) -> sqlite3.Connection | None:
         """This thread's connection to `path`; None when the file is missing and `create` is false."""

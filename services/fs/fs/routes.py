@@ -1,0 +1,209 @@
+"""Routes of the fs service: the file store `/fs/<path>` and the uploader (`/<partition>`, `/list/`, `/dl/`).
+
+Downloads are answered with `X-Accel-Redirect` to the gateway's internal location `/_fs_files/`,
+which serves the file from the volume (Range, ETag, 304, HEAD, content types); with
+FS_ACCEL_REDIRECT=false the service sends the file itself.
+"""
+from __future__ import annotations
+
+import contextlib
+from urllib.parse import quote
+
+from flask import Blueprint, Response, current_app, make_response, render_template, request, send_file
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.datastructures import FileStorage
+from werkzeug.utils import secure_filename
+
+from hipflask.errors import HipflaskError, wants_json
+from hipflask.events import emit_local_event
+from hipflask.jsonp import json_response
+
+from fs import paths
+from fs.storage import Exists, Located, TooLarge, Volume
+
+blueprint = Blueprint("fs", __name__, template_folder="templates")
+ACCEL_PREFIX = "/_fs_files/"
+SHA256_HEADER = "X-Content-SHA256"
+
+
+def _volume() -> Volume:
+    return current_app.extensions["fs"]
+
+
+@blueprint.before_app_request
+def refuse_unsafe_paths():
+    """Refuse `..`, `.`, `//`, backslashes, NUL and percent-encoded dots or slashes on every path."""
+    paths.check_request(request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI"), request.path)
+
+
+@contextlib.contextmanager
+def _size_limit():
+    try:
+        yield
+    except RequestEntityTooLarge:
+        raise TooLarge(_volume().max_size) from None
+
+
+def _uploaded_file() -> FileStorage:
+    with _size_limit():
+        upload = request.files.get("file")
+    if upload is None:
+        raise HipflaskError(400, "missing_file", "send the file in the multipart field 'file' (curl -F file=@name)")
+    return upload
+
+
+def _send(located: Located, attachment: bool) -> Response:
+    if current_app.config["FS_ACCEL_REDIRECT"]:
+        response = current_app.response_class(status=200)
+        del response.headers["Content-Type"]  # nginx then types the file by its name
+        response.headers["X-Accel-Redirect"] = ACCEL_PREFIX + quote(located.relpath)
+    else:
+        response = send_file(located.path, conditional=True, download_name=located.name)
+    sha256 = _volume().known_sha256(located)
+    if sha256:
+        response.headers[SHA256_HEADER] = sha256
+    if attachment:
+        fallback = secure_filename(located.name) or "download"
+        response.headers["Content-Disposition"] = (
+            f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(located.name, safe='')}")
+    return response
+
+
+def _wants_json_listing() -> bool:
+    requested = request.args.get("format")
+    return requested == "json" if requested else wants_json()
+
+
+def _listing(partition: str, stored: str | None = None) -> Response:
+    entries = _volume().listing(partition)
+    if _wants_json_listing():
+        return json_response([entry.as_json() for entry in entries])
+    return make_response(render_template("fs/listing.html", partition=partition, entries=entries, stored=stored))
+
+
+@blueprint.get("/fs/<path:path>")
+def fs_download(path: str):
+    """The bytes of the file at `path` (served by the gateway from the volume).
+
+    :param path: a relative path of plain names (`a/b/c.txt`)
+    :statuscode 200: the file (``Range`` gives ``206``, ``If-None-Match`` ``304`` through the gateway)
+    :statuscode 400: the path is unsafe (``..``, encoded separators, a symlink, ...)
+    :statuscode 404: no such file
+    """
+    return _send(_volume().locate_file(paths.fs_path(path)), attachment=False)
+
+
+@blueprint.post("/fs/<path:path>")
+def fs_upload(path: str):
+    """Store the multipart field `file` at `path`, replacing any file there (`curl -F file=@x`).
+
+    :param path: a relative path of plain names; missing folders are made
+    :statuscode 200: ``Thanks``; the header ``X-Content-SHA256`` holds the file's sha256
+    :statuscode 400: the path is unsafe or the field ``file`` is missing
+    :statuscode 409: a folder is at `path`, or a file is where a folder is needed
+    :statuscode 413: the upload is larger than FS_MAX_UPLOAD_SIZE (nothing is kept)
+    """
+    names = paths.fs_path(path)
+    stored = _volume().put(names, _uploaded_file().stream)
+    emit_local_event("fs", {"action": "upload", "path": f"/fs/{path}"})
+    return "Thanks", 200, {SHA256_HEADER: stored.sha256}
+
+
+@blueprint.put("/fs/<path:path>")
+def fs_put(path: str):
+    """Store the raw request body at `path`, replacing any file there (`curl -T x`).
+
+    :param path: a relative path of plain names; missing folders are made
+    :statuscode 200: ``Thanks``; the header ``X-Content-SHA256`` holds the file's sha256
+    :statuscode 400: the path is unsafe
+    :statuscode 409: a folder is at `path`, or a file is where a folder is needed
+    :statuscode 413: the body is larger than FS_MAX_UPLOAD_SIZE (nothing is kept)
+    """
+    names = paths.fs_path(path)
+    volume = _volume()
+    with _size_limit():
+        incoming = volume.receive(request.stream)
+    with incoming:
+        stored = volume.put(names, incoming)
+    emit_local_event("fs", {"action": "upload", "path": f"/fs/{path}"})
+    return "Thanks", 200, {SHA256_HEADER: stored.sha256}
+
+
+@blueprint.delete("/fs/<path:path>")
+def fs_delete(path: str):
+    """Remove the file at `path`.
+
+    :param path: a relative path of plain names
+    :statuscode 200: ``Deleted``
+    :statuscode 400: the path is unsafe
+    :statuscode 404: no such file
+    """
+    _volume().delete(paths.fs_path(path))
+    emit_local_event("fs", {"action": "delete", "path": f"/fs/{path}"})
+    return "Deleted"
+
+
+@blueprint.get("/<partition>")
+def upload_form(partition: str):
+    """The HTML upload form of a partition.
+
+    :param partition: 1-128 letters, digits, ``_.-``; not a reserved name (``list``, ``dl``, ``fs``, ...)
+    :statuscode 200: the form
+    :statuscode 400: the partition name is invalid or reserved
+    """
+    return render_template("fs/form.html", partition=paths.partition(partition))
+
+
+@blueprint.post("/<partition>")
+def upload(partition: str):
+    """Store the multipart field `file` in a partition under a safe version of its name.
+
+    Answers the partition's listing (HTML, or JSON as for ``/list/<partition>``).
+
+    :param partition: 1-128 letters, digits, ``_.-``; not a reserved name
+    :statuscode 200: the listing naming the file; ``X-Content-SHA256`` holds its sha256
+    :statuscode 400: bad partition, missing field ``file``, or a name with nothing safe in it
+    :statuscode 409: a file of that name exists (HTML page); the first file is kept
+    :statuscode 413: the upload is larger than FS_MAX_UPLOAD_SIZE (nothing is kept)
+    """
+    partition = paths.partition(partition)
+    upload = _uploaded_file()
+    name = paths.upload_name(upload.filename)
+    try:
+        stored = _volume().create(partition, name, upload.stream)
+    except Exists:
+        if _wants_json_listing():
+            raise
+        return render_template("fs/exists.html", partition=partition, name=name), 409
+    emit_local_event("fs", {"action": "upload", "path": f"/{partition}/{name}"})
+    response = _listing(partition, stored=name)
+    response.headers[SHA256_HEADER] = stored.sha256
+    return response
+
+
+@blueprint.get("/list/<partition>")
+def listing(partition: str):
+    """The files of a partition: HTML, or JSON ``[{name, size, modified, sha256}]`` with
+    ``Accept: application/json`` or ``?format=json``.
+
+    :param partition: 1-128 letters, digits, ``_.-``; not a reserved name
+    :query format: ``json`` or ``html`` (overrides ``Accept``)
+    :query callback: optional JSONP callback for the JSON listing
+    :statuscode 200: the listing (empty for an unknown partition)
+    :statuscode 400: the partition name is invalid or reserved
+    """
+    return _listing(paths.partition(partition))
+
+
+@blueprint.get("/<partition>/<name>")
+@blueprint.get("/dl/<partition>/<name>")
+def download(partition: str, name: str):
+    """Download a file of a partition (``Content-Disposition: attachment``).
+
+    :param partition: the partition
+    :param name: the file's stored name
+    :statuscode 200: the file (``Range`` gives ``206``, ``If-None-Match`` ``304`` through the gateway)
+    :statuscode 400: unsafe or invalid partition or name
+    :statuscode 404: no such file
+    """
+    return _send(_volume().locate_upload(partition, name), attachment=True)

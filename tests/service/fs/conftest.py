@@ -1,0 +1,42 @@
+import os
+
+import pytest
+
+from fs.wsgi import build
+
+
+@pytest.fixture
+def app(build_app):
+    return build_app(build, FS_MAX_UPLOAD_SIZE="8m")
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def direct_app(build_app):
+    """The service sending file bytes itself (no gateway in front)."""
+    return build_app(build, FS_MAX_UPLOAD_SIZE="8m", FS_ACCEL_REDIRECT="false")
+
+
+@pytest.fixture
+def direct(direct_app):
+    return direct_app.test_client()
+
+
+@pytest.fixture
+def volume(app):
+    return app.extensions["fs"]
+
+
+@pytest.fixture
+def data_dir(app):
+    return app.extensions["hipflask"].data_dir
+
+
+@pytest.fixture
+def leftovers(data_dir):
+    """leftovers(): the names in the volume's temporary folder (in-flight or abandoned uploads)."""
+    return lambda: sorted(os.listdir(os.path.join(data_dir, ".tmp")))

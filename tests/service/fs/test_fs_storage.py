@@ -1,0 +1,254 @@
+"""The storage contract of fs.storage.Volume, without HTTP."""
+import hashlib
+import io
+import os
+import threading
+import time
+
+import pytest
+
+from fs.paths import BadPath
+from fs.storage import Conflict, Exists, NotFound, TooLarge, Volume
+
+
+@pytest.fixture(params=["xattr", "sidecar"])
+def volume(request, tmp_path):
+    volume = Volume(tmp_path / "data", max_size=1024 * 1024, hostname="test-host")
+    if request.param == "sidecar":
+        volume.xattrs = False
+    elif not volume.xattrs:
+        pytest.skip("this file system has no user extended attributes")
+    return volume
+
+
+def received(volume, data: bytes):
+    return volume.receive(io.BytesIO(data))
+
+
+def test_put_stores_the_bytes_with_their_sha256(volume):
+    stored = volume.put(("a", "b", "c.bin"), received(volume, b"payload"))
+    assert stored.relpath == "files/a/b/c.bin"
+    assert stored.sha256 == hashlib.sha256(b"payload").hexdigest()
+    assert (volume.root / "files/a/b/c.bin").read_bytes() == b"payload"
+
+
+def test_put_replaces_an_existing_file(volume):
+    volume.put(("x.txt",), received(volume, b"old"))
+    volume.put(("x.txt",), received(volume, b"new"))
+    assert (volume.root / "files/x.txt").read_bytes() == b"new"
+
+
+def test_put_leaves_no_temporary_file(volume):
+    volume.put(("x.txt",), received(volume, b"data"))
+    assert os.listdir(volume.tmp) == []
+
+
+def test_stored_files_are_readable_by_the_gateway(volume):
+    volume.put(("d", "x.txt"), received(volume, b"data"))
+    assert (volume.root / "files/d/x.txt").stat().st_mode & 0o777 == 0o644
+    assert (volume.root / "files/d").stat().st_mode & 0o777 == 0o755
+
+
+def test_put_onto_a_folder_is_a_conflict(volume):
+    volume.put(("d", "x.txt"), received(volume, b"data"))
+    with pytest.raises(Conflict):
+        volume.put(("d",), received(volume, b"data"))
+    assert os.listdir(volume.tmp) == []
+
+
+def test_put_below_a_file_is_a_conflict(volume):
+    volume.put(("f",), received(volume, b"data"))
+    with pytest.raises(Conflict):
+        volume.put(("f", "x.txt"), received(volume, b"data"))
+
+
+def test_create_refuses_an_existing_name_and_keeps_the_first_file(volume):
+    volume.create("p", "x.txt", received(volume, b"first"))
+    with pytest.raises(Exists):
+        volume.create("p", "x.txt", received(volume, b"second"))
+    assert (volume.root / "uploads/p/x.txt").read_bytes() == b"first"
+    assert os.listdir(volume.tmp) == []
+
+
+def test_create_lets_exactly_one_of_racing_writers_win(volume):
+    barrier = threading.Barrier(8)
+    outcomes = []
+
+    def racer(number):
+        incoming = received(volume, f"writer {number}".encode())
+        barrier.wait()
+        try:
+            volume.create("race", "same.txt", incoming)
+            outcomes.append(("won", number))
+        except Exists:
+            incoming.discard()
+            outcomes.append(("lost", number))
+
+    threads = [threading.Thread(target=racer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [number for outcome, number in outcomes if outcome == "won"]
+    assert len(winners) == 1
+    assert (volume.root / "uploads/race/same.txt").read_bytes() == f"writer {winners[0]}".encode()
+    assert os.listdir(volume.tmp) == []
+
+
+def test_create_refuses_a_reserved_partition(volume):
+    with pytest.raises(BadPath):
+        volume.create("list", "x.txt", received(volume, b"data"))
+
+
+def test_receive_over_the_size_limit_raises_and_keeps_nothing(volume):
+    with pytest.raises(TooLarge):
+        received(volume, b"x" * (volume.max_size + 1))
+    assert os.listdir(volume.tmp) == []
+
+
+def test_locate_finds_a_regular_file(volume):
+    volume.put(("a", "b.txt"), received(volume, b"12345"))
+    located = volume.locate_file(("a", "b.txt"))
+    assert (located.relpath, located.name, located.size) == ("files/a/b.txt", "b.txt", 5)
+    assert located.path == volume.root / "files/a/b.txt"
+
+
+@pytest.mark.parametrize("names", [("missing.txt",), ("no", "such", "file"), ("a",)])
+def test_locate_of_a_missing_file_or_a_folder_is_not_found(volume, names):
+    volume.put(("a", "b.txt"), received(volume, b"data"))
+    with pytest.raises(NotFound):
+        volume.locate_file(names)
+
+
+@pytest.mark.parametrize("names", [("..", "x"), (".",), ("",), ("a\\b",), ("a\x00b",), ("a\nb",)])
+def test_unsafe_names_are_refused_everywhere(volume, names):
+    with pytest.raises(BadPath):
+        volume.locate_file(names)
+    with pytest.raises(BadPath):
+        volume.delete(names)
+    with pytest.raises(BadPath):
+        volume.put(names, received(volume, b"data"))
+
+
+def test_a_symlinked_folder_in_the_volume_is_refused(volume, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("secret")
+    os.symlink(outside, volume.root / "files" / "link")
+    with pytest.raises(BadPath):
+        volume.locate_file(("link", "secret.txt"))
+    with pytest.raises(BadPath):
+        volume.put(("link", "new.txt"), received(volume, b"data"))
+    with pytest.raises(BadPath):
+        volume.delete(("link", "secret.txt"))
+    assert sorted(os.listdir(outside)) == ["secret.txt"]
+
+
+def test_a_symlinked_file_in_the_volume_is_refused(volume, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("secret")
+    os.symlink(secret, volume.root / "files" / "link.txt")
+    with pytest.raises(BadPath):
+        volume.locate_file(("link.txt",))
+    with pytest.raises(BadPath):
+        volume.put(("link.txt",), received(volume, b"overwrite"))
+    with pytest.raises(BadPath):
+        volume.delete(("link.txt",))
+    assert secret.read_text() == "secret"
+
+
+def test_a_symlinked_partition_is_refused_in_listing_and_download(volume, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("secret")
+    os.symlink(outside, volume.root / "uploads" / "linked")
+    with pytest.raises(BadPath):
+        volume.listing("linked")
+    with pytest.raises(BadPath):
+        volume.locate_upload("linked", "secret.txt")
+
+
+def test_a_symlinked_data_folder_is_refused(volume, tmp_path):
+    (volume.root / "files").rmdir()
+    os.symlink(tmp_path, volume.root / "files")
+    with pytest.raises(BadPath):
+        volume.locate_file(("anything",))
+
+
+def test_delete_removes_the_file(volume):
+    volume.put(("a", "b.txt"), received(volume, b"data"))
+    volume.delete(("a", "b.txt"))
+    with pytest.raises(NotFound):
+        volume.locate_file(("a", "b.txt"))
+
+
+def test_delete_of_a_missing_file_is_not_found(volume):
+    with pytest.raises(NotFound):
+        volume.delete(("missing.txt",))
+
+
+def test_listing_names_sizes_times_and_sha256_sorted_by_name(volume):
+    before = time.time()
+    volume.create("p", "b.txt", received(volume, b"bb"))
+    volume.create("p", "a.txt", received(volume, b"a"))
+    entries = volume.listing("p")
+    assert [(e.name, e.size, e.sha256) for e in entries] == [
+        ("a.txt", 1, hashlib.sha256(b"a").hexdigest()), ("b.txt", 2, hashlib.sha256(b"bb").hexdigest())]
+    assert all(before - 2 <= e.modified <= time.time() + 2 for e in entries)
+    assert entries[0].as_json()["modified"].endswith("Z")
+
+
+def test_listing_of_an_unknown_partition_is_empty(volume):
+    assert volume.listing("nobody") == []
+
+
+def test_listing_skips_links_and_folders(volume, tmp_path):
+    volume.create("p", "real.txt", received(volume, b"data"))
+    os.symlink(tmp_path, volume.root / "uploads/p/link")
+    (volume.root / "uploads/p/folder").mkdir()
+    assert [e.name for e in volume.listing("p")] == ["real.txt"]
+
+
+def test_listing_computes_and_keeps_a_missing_sha256(volume):
+    folder = volume.root / "uploads" / "p"
+    folder.mkdir(parents=True)
+    (folder / "placed.txt").write_bytes(b"placed by hand")
+    expected = hashlib.sha256(b"placed by hand").hexdigest()
+    assert volume.listing("p")[0].sha256 == expected
+    fd = os.open(folder / "placed.txt", os.O_RDONLY)
+    try:
+        assert volume._read_sha256(fd, ("uploads", "p", "placed.txt"), os.fstat(fd)) == expected
+    finally:
+        os.close(fd)
+
+
+def test_a_sidecar_of_a_changed_file_is_not_trusted(tmp_path):
+    volume = Volume(tmp_path / "data", max_size=1024, hostname="test-host")
+    volume.xattrs = False
+    volume.create("p", "x.txt", received(volume, b"one"))
+    path = volume.root / "uploads/p/x.txt"
+    path.write_bytes(b"changed")
+    os.utime(path, ns=(1, 1))
+    assert volume.listing("p")[0].sha256 == hashlib.sha256(b"changed").hexdigest()
+
+
+def test_clean_temporaries_removes_dead_and_stale_ones_and_keeps_live_ones(tmp_path):
+    volume = Volume(tmp_path / "data", max_size=1024, hostname="test-host")
+    live = volume.incoming()
+    dead = volume.tmp / "test-host~999999999~1~dead.part"
+    other_host = volume.tmp / "elsewhere~999999999~1~other.part"
+    stale = volume.tmp / "elsewhere~1~1~stale.part"
+    for path in (dead, other_host, stale):
+        path.write_bytes(b"partial")
+    old = time.time() - 2 * 24 * 3600
+    os.utime(stale, (old, old))
+    assert volume.clean_temporaries() == 2
+    assert sorted(os.listdir(volume.tmp)) == sorted([live.path.name, other_host.name])
+    live.discard()
+
+
+def test_a_discarded_incoming_file_leaves_nothing(volume):
+    incoming = volume.incoming()
+    incoming.write(b"partial")
+    incoming.discard()
+    assert os.listdir(volume.tmp) == []

@@ -1,0 +1,226 @@
+"""hipflask.sqlite.Databases: per-thread WAL connections and BEGIN IMMEDIATE write transactions."""
+import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from hipflask.config import ConfigError
+from hipflask.sqlite import Databases
+
+
+def counter_schema(connection):
+    connection.execute("CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY, value INTEGER NOT NULL)")
+    connection.execute("INSERT OR IGNORE INTO counter (id, value) VALUES (1, 0)")
+
+
+@pytest.fixture
+def databases():
+    databases = Databases(schema=counter_schema)
+    yield databases
+    databases.close_all()
+
+
+@pytest.fixture
+def path(tmp_path):
+    return tmp_path / "ns" / "unit.db"
+
+
+def counter_value(path):
+    with sqlite3.connect(path) as connection:
+        return connection.execute("SELECT value FROM counter WHERE id = 1").fetchone()[0]
+
+
+def test_connections_use_the_wal_journal(databases, path):
+    connection = databases.connection(path, create=True)
+    assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_connections_fsync_at_every_commit_by_default(databases, path):
+    connection = databases.connection(path, create=True)
+    assert connection.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_connections_wait_on_a_busy_database(databases, path):
+    connection = databases.connection(path, create=True)
+    assert connection.execute("PRAGMA busy_timeout").fetchone()[0] >= 10_000
+
+
+def test_missing_file_is_not_created_without_create(databases, path):
+    assert databases.connection(path, create=False) is None
+    assert not path.exists()
+    assert not path.parent.exists()
+
+
+def test_create_makes_the_file_its_folder_and_its_schema(databases, path):
+    databases.connection(path, create=True)
+    assert path.exists()
+    assert counter_value(path) == 0
+
+
+def test_existing_file_is_opened_without_create(databases, path):
+    with databases.write(path) as connection:
+        connection.execute("UPDATE counter SET value = 5")
+    other = Databases()
+    try:
+        assert other.connection(path).execute("SELECT value FROM counter").fetchone()[0] == 5
+    finally:
+        other.close_all()
+
+
+def test_the_same_thread_reuses_its_connection(databases, path):
+    assert databases.connection(path, create=True) is databases.connection(path, create=True)
+
+
+def open_and_close_in_this_thread(databases, path):
+    connection = databases.connection(path, create=True)
+    databases.close_all()
+    return connection
+
+
+def test_each_thread_gets_its_own_connection(databases, path):
+    mine = databases.connection(path, create=True)
+    with ThreadPoolExecutor(1) as pool:
+        theirs = pool.submit(open_and_close_in_this_thread, databases, path).result()
+    assert theirs is not mine
+
+
+def test_write_commits_when_the_block_ends(databases, path):
+    with databases.write(path) as connection:
+        connection.execute("UPDATE counter SET value = 7")
+    assert counter_value(path) == 7
+
+
+def test_write_creates_a_missing_file_with_its_schema(databases, path):
+    with databases.write(path) as connection:
+        connection.execute("UPDATE counter SET value = value + 1")
+    assert counter_value(path) == 1
+
+
+def test_write_rolls_back_when_the_block_raises(databases, path):
+    with pytest.raises(RuntimeError):
+        with databases.write(path) as connection:
+            connection.execute("UPDATE counter SET value = 99")
+            raise RuntimeError("abort the write")
+    assert counter_value(path) == 0
+
+
+def test_connection_is_usable_after_a_rolled_back_write(databases, path):
+    with pytest.raises(RuntimeError):
+        with databases.write(path):
+            raise RuntimeError("abort the write")
+    with databases.write(path) as connection:
+        connection.execute("UPDATE counter SET value = 3")
+    assert counter_value(path) == 3
+
+
+def test_write_holds_the_write_lock_from_its_start(databases, path):
+    databases.connection(path, create=True)
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        with databases.write(path):
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+    finally:
+        other.close()
+
+
+def test_schema_runs_once_per_file(path):
+    runs = []
+
+    def schema(connection):
+        runs.append(1)
+        counter_schema(connection)
+
+    databases = Databases(schema=schema)
+    try:
+        databases.connection(path, create=True)
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda _: open_and_close_in_this_thread(databases, path), range(4)))
+        assert runs == [1]
+    finally:
+        databases.close_all()
+
+
+def test_concurrent_read_modify_write_from_threads_loses_nothing_and_never_locks(path):
+    threads, increments = 8, 25
+    databases = Databases(schema=counter_schema)
+    start = threading.Barrier(threads)
+    errors = []
+
+    def writer():
+        start.wait()
+        try:
+            for _ in range(increments):
+                with databases.write(path) as connection:
+                    value = connection.execute("SELECT value FROM counter WHERE id = 1").fetchone()[0]
+                    connection.execute("UPDATE counter SET value = ? WHERE id = 1", (value + 1,))
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+        finally:
+            databases.close_all()
+
+    workers = [threading.Thread(target=writer) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+    assert errors == []
+    assert counter_value(path) == threads * increments
+
+
+def test_concurrent_writers_with_separate_databases_objects_create_one_file_and_never_lock(path):
+    threads, increments = 4, 25
+    errors = []
+
+    def writer():
+        databases = Databases(schema=counter_schema)
+        try:
+            for _ in range(increments):
+                with databases.write(path) as connection:
+                    connection.execute("UPDATE counter SET value = value + 1 WHERE id = 1")
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+        finally:
+            databases.close_all()
+
+    workers = [threading.Thread(target=writer) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+    assert errors == []
+    assert counter_value(path) == threads * increments
+
+
+def test_synchronous_can_be_relaxed(path):
+    databases = Databases(synchronous="NORMAL")
+    try:
+        assert databases.connection(path, create=True).execute("PRAGMA synchronous").fetchone()[0] == 1
+    finally:
+        databases.close_all()
+
+
+def test_vfs_that_cannot_run_wal_raises_config_error_naming_sqlite_vfs(path):
+    with pytest.raises(ConfigError, match=r"^SQLITE_VFS\b"):
+        Databases(vfs="unix-dotfile").connection(path, create=True)
+
+
+def test_wal_capable_vfs_is_used(path):
+    databases = Databases(vfs="unix-excl", schema=counter_schema)
+    try:
+        with databases.write(path) as connection:
+            connection.execute("UPDATE counter SET value = 2")
+    finally:
+        databases.close_all()
+    assert counter_value(path) == 2
+
+
+def test_close_all_closes_this_threads_connections(databases, path):
+    connection = databases.connection(path, create=True)
+    databases.close_all()
+    with pytest.raises(sqlite3.ProgrammingError):
+        connection.execute("SELECT 1")
+    assert databases.connection(path) is not connection
+
+
