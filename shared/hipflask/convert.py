@@ -45,7 +45,8 @@ def convert_multidict(data: MultiDict) -> dict[str, Any]:
 def form_data() -> dict[str, Any]:
     """The request's query and form values (form wins on a shared key), converted."""
     data = convert_multidict(request.args)
-    data.update(convert_multidict(request.form))
+    if request.content_type:  # without a body type werkzeug only builds an empty form
+        data.update(convert_multidict(request.form))
     return data
 
 

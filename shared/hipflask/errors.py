@@ -20,23 +20,26 @@ log = logging.getLogger("hipflask.errors")
 class HipflaskError(Exception):
     """Raise from a view to answer `status` with the one error shape."""
 
-    def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
+    def __init__(self, status: int, code: str, message: str, headers: dict | None = None,
+                 extra: dict | None = None):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers or {}
+        self.extra = extra or {}
 
 
 def new_eid() -> str:
     return uuid.uuid4().hex[:16]
 
 
-def error_response(status: int, code: str, message: str, eid: str | None = None, headers: dict | None = None) -> Response:
+def error_response(status: int, code: str, message: str, eid: str | None = None, headers: dict | None = None,
+                   extra: dict | None = None) -> Response:
     """The one error shape; as JSONP (a 404 becoming 200) when the request carries a safe callback."""
     from hipflask import jsonp  # jsonp raises HipflaskError: imported here to keep the modules acyclic
 
-    body = json.dumps({"status": status, "code": code, "message": message, "eid": eid or new_eid()})
+    body = json.dumps({"status": status, "code": code, "message": message, "eid": eid or new_eid(), **(extra or {})})
     callback = jsonp.safe_callback_or_none() if request else None
     if callback is not None:
         return jsonp.wrap(callback, body, status, headers)
@@ -59,7 +62,7 @@ def _code_for(exc: HTTPException) -> str:
 def _on_hipflask_error(exc: HipflaskError) -> Response:
     eid = new_eid()
     log.info("eid=%s %s %s: %s %s", eid, request.method, request.path, exc.status, exc.message)
-    return error_response(exc.status, exc.code, exc.message, eid, exc.headers)
+    return error_response(exc.status, exc.code, exc.message, eid, exc.headers, exc.extra)
 
 
 def _on_http_exception(exc: HTTPException) -> Response:

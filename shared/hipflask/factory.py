@@ -11,6 +11,7 @@ from hipflask.backplane import Backplane
 from hipflask.config import Env, Settings
 from hipflask.handlers import load_handlers
 from hipflask.logs import configure as configure_logging
+from hipflask.namespace import environ_key
 
 
 def create_app(service: str, blueprint: Blueprint | None = None, *,
@@ -33,6 +34,7 @@ def create_app(service: str, blueprint: Blueprint | None = None, *,
     app.extensions["hipflask.env"] = env
     app.extensions["hipflask.backplane"] = Backplane(settings.redis_url, settings.redis_timeout)
     app.extensions["hipflask.ready_checks"] = {}
+    app.extensions["hipflask.user_header_environ_key"] = environ_key(settings.user_header)
 
     errors.init_app(app)
 

@@ -7,7 +7,7 @@ two different users never share a namespace and no namespace is `.` or `..`.
 """
 from __future__ import annotations
 
-from flask import current_app, g, request
+from flask import current_app, request
 
 from hipflask.errors import HipflaskError
 
@@ -35,9 +35,15 @@ def make_safe(value: str | None) -> str:
     return safe
 
 
+def environ_key(header: str) -> str:
+    """The WSGI environ key of a request header (`Uid` -> `HTTP_UID`)."""
+    return "HTTP_" + header.upper().replace("-", "_")
+
+
 def namespace() -> str:
     """The current request's namespace (computed once per request)."""
-    if "hipflask_namespace" not in g:
-        header = current_app.extensions["hipflask"].user_header
-        g.hipflask_namespace = make_safe(request.headers.get(header))
-    return g.hipflask_namespace
+    cached = request.environ.get("hipflask.namespace")
+    if cached is None:
+        key = current_app.extensions["hipflask.user_header_environ_key"]
+        cached = request.environ["hipflask.namespace"] = make_safe(request.environ.get(key))
+    return cached

@@ -15,20 +15,24 @@ import sqlite3
 import threading
 import time
 import urllib.parse
+from collections import OrderedDict
 from pathlib import Path
 from typing import Callable, Iterator
 
 from hipflask.config import ConfigError
 
 BUSY_TIMEOUT_SECONDS = 60.0
+MAX_CONNECTIONS_PER_THREAD = 64
 
 
 class Databases:
     """Per-thread connections to the database files of one service."""
 
     def __init__(self, vfs: str | None = None, synchronous: str = "FULL",
-                 schema: Callable[[sqlite3.Connection], None] | None = None):
+                 schema: Callable[[sqlite3.Connection], None] | None = None,
+                 max_connections: int = MAX_CONNECTIONS_PER_THREAD):
         self.vfs = vfs
+        self.max_connections = max(2, max_connections)
         self.synchronous = synchronous
         self.schema = schema
         self._local = threading.local()
@@ -73,21 +77,31 @@ class Databases:
                 time.sleep(0.005)
 
     def connection(self, path: Path, create: bool = False) -> sqlite3.Connection | None:
-        """This thread's connection to `path`; None when the file is missing and `create` is false."""
-        cache = self._local.__dict__.setdefault("connections", {})
+        """This thread's connection to `path`; None when the file is missing and `create` is false.
+
+        A thread keeps at most `max_connections` open (one per database file, least recently used
+        closed first), so a service with many namespaces does not run out of file descriptors.
+        """
+        cache = self._local.__dict__.get("connections")
+        if cache is None:
+            cache = self._local.__dict__["connections"] = OrderedDict()
         connection = cache.get(path)
-        if connection is None:
-            if not create and not path.exists():
+        if connection is not None:
+            cache.move_to_end(path)
+            return connection
+        if not create and not path.exists():
+            return None
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            connection = self._open(path, create)
+        except sqlite3.OperationalError:
+            if not create:
                 return None
-            if create:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                connection = self._open(path, create)
-            except sqlite3.OperationalError:
-                if not create:
-                    return None
-                raise
-            cache[path] = connection
+            raise
+        cache[path] = connection
+        if len(cache) > self.max_connections:
+            cache.popitem(last=False)[1].close()
         return connection
 
     @staticmethod
@@ -109,4 +123,4 @@ class Databases:
     def close_all(self) -> None:
         for connection in self._local.__dict__.get("connections", {}).values():
             connection.close()
-        self._local.__dict__["connections"] = {}
+        self._local.__dict__["connections"] = OrderedDict()

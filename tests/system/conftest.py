@@ -72,8 +72,9 @@ class NativeStack(Stack):
         try:
             self.wait_healthy()
         except AssertionError:
+            log = (self.var / "stack.log").read_text()[-4000:]
             self.__exit__()
-            raise AssertionError(f"native stack did not start:\n{(self.var / 'stack.log').read_text()[-4000:]}")
+            raise AssertionError(f"native stack did not start:\n{log}")
         return self
 
     def __exit__(self, *exc):

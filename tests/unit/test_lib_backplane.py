@@ -1,7 +1,6 @@
 """hipflask.backplane.Backplane: Redis calls that fail open, count failures and back off."""
 import logging
 
-import pytest
 import redis
 
 from hipflask.backplane import Backplane

@@ -1,7 +1,6 @@
 """hipflask.factory.create_app: settings on the app, identity headers, body limit."""
 import io
 
-import pytest
 from flask import Blueprint, request
 
 import hipflask

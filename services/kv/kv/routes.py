@@ -1,6 +1,7 @@
 """Routes of the kv service: `/kv/<key>` reads, writes and deletes values; `?keys` lists a prefix."""
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime, timezone
 
@@ -19,9 +20,10 @@ blueprint = Blueprint("kv", __name__)
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 RAW_DEFAULT_TYPE = "application/octet-stream"
-CONTROL_PARAMETERS = ("ttl", "callback")
 MISSING = {"message": "key not found"}
 _POSITIVE = re.compile(r"[1-9][0-9]{0,9}")
+# Keys are taken as sent: no redirect that merges `//` (a 308 a POST would have to follow).
+# The `/kv/` rules have endpoints of their own so matching a key never checks them for redirects.
 _KEY_ROUTE = {"merge_slashes": False}
 
 
@@ -52,11 +54,12 @@ def _condition(header: str):
 
 
 def _fields() -> bytes:
-    """A form or empty post: its converted query and form fields as JSON (kv's own parameters left out)."""
+    """A form or empty post: its converted query and form fields as JSON, without kv's own parameters
+    (the JSONP callback, and the query's ttl)."""
     fields = form_data()
-    for name in CONTROL_PARAMETERS:
-        if name in request.args and name not in request.form:
-            fields.pop(name)
+    fields.pop("callback", None)
+    if "ttl" in request.args and "ttl" not in request.form:
+        del fields["ttl"]
     return dumps(fields).encode()
 
 
@@ -73,10 +76,15 @@ def _body() -> tuple[bytes, str]:
     return value, request.headers.get("Content-Type") or RAW_DEFAULT_TYPE
 
 
+@functools.lru_cache(maxsize=4096)
+def _http_date(epoch_ms: int) -> str:
+    return http_date(epoch_ms // 1000)
+
+
 def _validators(item: Item) -> dict[str, str]:
-    headers = {"ETag": f'"{item.etag}"', "Last-Modified": http_date(item.modified / 1000), "Cache-Control": "no-cache"}
+    headers = {"ETag": f'"{item.etag}"', "Last-Modified": _http_date(item.modified), "Cache-Control": "no-cache"}
     if item.expires is not None:
-        headers["Expires"] = http_date(item.expires / 1000)
+        headers["Expires"] = _http_date(item.expires)
     return headers
 
 
@@ -86,7 +94,8 @@ def _listing(prefix: str) -> Response:
     return json_response([entry._asdict() for entry in entries])
 
 
-@blueprint.get("/kv/", defaults={"key": ""}, **_KEY_ROUTE)
+@blueprint.get("/kv", endpoint="read_bare", defaults={"key": ""})
+@blueprint.get("/kv/", endpoint="read_root", defaults={"key": ""})
 @blueprint.get("/kv/<path:key>", **_KEY_ROUTE)
 def read(key: str):
     """The value stored under ``key``, byte for byte with its stored ``Content-Type``.
@@ -106,9 +115,10 @@ def read(key: str):
     :statuscode 400: a bad key, callback or limit
     :statuscode 404: no value under the key: ``{"message": "key not found"}``
     """
-    if "keys" in request.args:
+    args = request.args
+    if "keys" in args:
         return _listing(key)
-    callback = jsonp_callback()
+    callback = jsonp_callback() if "callback" in args else None
     item = _store().get(namespace(), key)
     if item is None:
         return json_response(MISSING, 404)
@@ -116,14 +126,14 @@ def read(key: str):
         text = item.value if is_json_type(item.content_type) else dumps(item.value.decode("utf-8", "replace"))
         return wrap(callback, text)
     headers = _validators(item)
-    if ("If-None-Match" in request.headers or "If-Modified-Since" in request.headers) and not is_resource_modified(
-            request.environ, etag=item.etag,
-            last_modified=datetime.fromtimestamp(item.modified / 1000, timezone.utc)):
+    environ = request.environ
+    if ("HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ) and not is_resource_modified(
+            environ, etag=item.etag, last_modified=datetime.fromtimestamp(item.modified / 1000, timezone.utc)):
         return Response(status=304, headers=headers)
     return Response(item.value, headers=headers, content_type=item.content_type)
 
 
-@blueprint.route("/kv/", defaults={"key": ""}, methods=["POST", "PUT"], **_KEY_ROUTE)
+@blueprint.route("/kv/", endpoint="write_root", defaults={"key": ""}, methods=["POST", "PUT"])
 @blueprint.route("/kv/<path:key>", methods=["POST", "PUT"], **_KEY_ROUTE)
 def write(key: str):
     """Store the request's body under ``key`` with the request's ``Content-Type``.
@@ -154,7 +164,7 @@ def write(key: str):
     return json_response({"message": "ok"}, headers={"ETag": f'"{item.etag}"'})
 
 
-@blueprint.delete("/kv/", defaults={"key": ""}, **_KEY_ROUTE)
+@blueprint.delete("/kv/", endpoint="delete_root", defaults={"key": ""})
 @blueprint.delete("/kv/<path:key>", **_KEY_ROUTE)
 def delete(key: str):
     """Remove the value stored under ``key``.

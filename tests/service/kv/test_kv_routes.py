@@ -78,6 +78,12 @@ def test_empty_post_stores_its_query_fields_without_kv_parameters(client):
     assert json.loads(client.get("/kv/query").get_data()) == {"a": 1, "b": "two"}
 
 
+def test_form_post_callback_field_answers_jsonp_and_is_not_stored(client):
+    response = client.post("/kv/cbform", data={"callback": "cb", "a": "1"})
+    assert response.get_data(as_text=True) == 'cb({"message":"ok"});'
+    assert json.loads(client.get("/kv/cbform").get_data()) == {"a": 1}
+
+
 def test_put_stores_a_form_body_raw(client):
     client.put("/kv/raw-form", data=b"a=1&b=2", content_type="application/x-www-form-urlencoded")
     response = client.get("/kv/raw-form")
@@ -246,7 +252,7 @@ def test_bad_key_is_a_400_in_the_error_shape(client, data_dir, path, method):
     body = response.get_json()
     assert body["code"] == "bad_key"
     assert set(body) == {"status", "code", "message", "eid"}
-    assert not list(data_dir.glob("*.sqlite3"))
+    assert not (data_dir / "DEFAULT.sqlite3").exists()
 
 
 def test_key_of_1024_bytes_is_accepted(client):

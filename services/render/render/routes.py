@@ -1,0 +1,194 @@
+"""Routes of the render service: render a template, show it, and manage the user templates."""
+from __future__ import annotations
+
+import hmac
+import html
+
+from flask import Blueprint, Response, current_app, request
+
+from hipflask.cache import cache_my_response
+from hipflask.convert import request_data
+from hipflask.errors import HipflaskError
+from hipflask.events import emit_local_event
+from hipflask.jsonp import dumps, json_response, jsonp_callback, wrap
+
+from render.templates import TemplateMissing
+
+blueprint = Blueprint("render", __name__)
+NOT_TEMPLATE_DATA = ("callback", "_reload_cache")
+
+
+def _not_found(template: str, callback: str | None) -> Response:
+    if callback is not None or template.lower().endswith(".json"):
+        return json_response({"message": f"No Template {template}"}, 404)
+    page = f"<!doctype html><title>404 Not Found</title><p>No Template {html.escape(template)}</p>\n"
+    return Response(page, status=404, mimetype="text/html")
+
+
+def _template_data() -> dict:
+    """The template's data: the JSON body (an object) or the converted query and form values,
+    as request_data() gives them, without `callback` and `_reload_cache`."""
+    if request.is_json:
+        data = request_data()
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            raise HipflaskError(400, "bad_json", "the JSON body must be an object")
+        return data
+    else:
+        data = request_data()
+    for name in NOT_TEMPLATE_DATA:
+        data.pop(name, None)
+    return data
+
+
+def _render(template: str) -> Response:
+    callback = jsonp_callback()
+    data = _template_data()
+    try:
+        rendered = current_app.extensions["render"].render(template, data)
+    except TemplateMissing:
+        return _not_found(template, callback)
+    if callback is None:
+        return Response(rendered.body, mimetype=rendered.mimetype)
+    if rendered.is_json:
+        return wrap(callback, rendered.body)
+    return wrap(callback, dumps(rendered.body.decode("utf-8")))
+
+
+def _cached_render():
+    extensions = current_app.extensions
+    view = extensions.get("render.cached_view")
+    if view is None:
+        view = cache_my_response(expiration_seconds=extensions["render.access"].cache_seconds,
+                                 version=lambda template: extensions["render"].version(template))(_render)
+        extensions["render.cached_view"] = view
+    return view
+
+
+@blueprint.route("/render/<path:template>", methods=["GET", "POST"], merge_slashes=False)
+def render(template: str):
+    """Render `template` with the request's data.
+
+    The data is the JSON body (an object) when the request is JSON, otherwise the query and form
+    values, converted (numbers become numbers). `.json` templates answer application/json and
+    always valid JSON; `.html` text/html (autoescaped); other extensions their own type.
+
+    :param template: the template's path under the template folders
+    :query callback: optional JSONP callback: ``cb(<json>);`` for a JSON template, ``cb("<text>");``
+        for any other, as application/javascript
+    :query _reload_cache: skip the response cache (when RENDER_CACHE_SECONDS is set)
+    :statuscode 200: rendered
+    :statuscode 400: refused template name, malformed JSON body or callback
+    :statuscode 404: no such template (``{"message": "No Template <path>"}`` for ``.json``,
+        a short HTML page otherwise; 200 under JSONP)
+    :statuscode 422: syntax error, render error, a render limit passed, or output that is not JSON;
+        the body names the template and the line
+    """
+    access = current_app.extensions["render.access"]
+    if access.cache_seconds and request.method == "GET" and not request.content_length:
+        return _cached_render()(template=template)
+    return _render(template)
+
+
+def _source_response(template: str) -> Response:
+    try:
+        text, folder = current_app.extensions["render"].source(template)
+    except TemplateMissing:
+        raise HipflaskError(404, "template_not_found", f"No Template {template}") from None
+    response = Response(text, mimetype="text/plain")
+    response.headers["X-Template-Folder"] = folder
+    return response
+
+
+@blueprint.get("/template/<path:template>", merge_slashes=False)
+def template_source(template: str):
+    """The unrendered text of `template` (the user's when there is one, else the built-in).
+
+    :param template: the template's path under the template folders
+    :resheader X-Template-Folder: ``user`` or ``builtin``
+    :statuscode 200: the template text, text/plain; charset=utf-8
+    :statuscode 400: refused template name
+    :statuscode 404: no such template
+    """
+    return _source_response(template)
+
+
+@blueprint.get("/raw_template/<path:template>", merge_slashes=False)
+def raw_template(template: str):
+    """The unrendered text of `template`: the original's name for ``GET /template/<path>``.
+
+    :param template: the template's path under the template folders
+    :statuscode 200: the template text, text/plain; charset=utf-8
+    :statuscode 400: refused template name
+    :statuscode 404: no such template
+    """
+    return _source_response(template)
+
+
+@blueprint.get("/template/")
+def template_list():
+    """Every template as JSON: ``[{"name", "folder": "user"|"builtin", "shadowed"}]``, sorted by
+    name; a built-in hidden by a user template of the same name has ``"shadowed": true``.
+
+    :query callback: optional JSONP callback
+    :statuscode 200: the list
+    """
+    return json_response(current_app.extensions["render"].list())
+
+
+def _require_token() -> None:
+    token = current_app.extensions["render.access"].token
+    if token is None:
+        raise HipflaskError(403, "writes_disabled", "template writes are disabled: RENDER_TOKEN is not set")
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise HipflaskError(401, "unauthorized", "template writes need 'Authorization: Bearer <RENDER_TOKEN>'",
+                            headers={"WWW-Authenticate": 'Bearer realm="hipflask-render"'})
+
+
+@blueprint.put("/template/<path:template>", merge_slashes=False)
+def template_put(template: str):
+    """Store or replace user template `template`; the body is the template text (UTF-8).
+
+    The text is compiled first: a syntax error is refused and the previous template kept.
+    Emits the event ``{"action": "put", "template"}`` (source ``render``) once stored.
+
+    :param template: the template's path under the user template folder
+    :reqheader Authorization: ``Bearer <RENDER_TOKEN>``
+    :statuscode 200: replaced; ``{"template", "created": false}``
+    :statuscode 201: created; ``{"template", "created": true}``
+    :statuscode 400: refused template name, or a body that is not UTF-8
+    :statuscode 401: missing or wrong token
+    :statuscode 403: RENDER_TOKEN is not set: template writes are disabled
+    :statuscode 409: the path collides with a folder or a file
+    :statuscode 422: syntax error; the body names the line
+    """
+    _require_token()
+    try:
+        text = request.get_data(cache=False).decode("utf-8")
+    except UnicodeDecodeError:
+        raise HipflaskError(400, "bad_template_text", "the template text is not valid UTF-8") from None
+    created = current_app.extensions["render"].put(template, text)
+    emit_local_event("render", {"action": "put", "template": template})
+    return json_response({"template": template, "created": created}, 201 if created else 200)
+
+
+@blueprint.delete("/template/<path:template>", merge_slashes=False)
+def template_delete(template: str):
+    """Remove user template `template` (a built-in of the same name becomes visible again).
+
+    Emits the event ``{"action": "delete", "template"}`` (source ``render``) once removed.
+
+    :param template: the template's path under the user template folder
+    :reqheader Authorization: ``Bearer <RENDER_TOKEN>``
+    :statuscode 200: removed; ``{"template", "deleted": true}``
+    :statuscode 400: refused template name
+    :statuscode 401: missing or wrong token
+    :statuscode 403: RENDER_TOKEN is not set, or the template is a built-in (built-ins cannot be deleted)
+    :statuscode 404: no such template
+    """
+    _require_token()
+    current_app.extensions["render"].delete(template)
+    emit_local_event("render", {"action": "delete", "template": template})
+    return json_response({"template": template, "deleted": True})

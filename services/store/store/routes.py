@@ -1,0 +1,216 @@
+"""Routes of the store service: parse the request, call store.db, shape the response.
+
+The storage contract (ids, timestamps, etags, merges) is in store.db; the list conventions
+(paging, sorting, filtering) are in store.query.
+"""
+from __future__ import annotations
+
+import hashlib
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, current_app, request
+
+from hipflask.convert import form_data, json_body
+from hipflask.errors import HipflaskError
+from hipflask.events import emit_local_event
+from hipflask.jsonp import json_response, make_my_response_json
+from hipflask.namespace import namespace
+
+from store import query as list_query
+from store.db import Store, Written, parse_id, parse_ids
+
+blueprint = Blueprint("store", __name__)
+MERGE_PATCH = "application/merge-patch+json"
+
+
+def _store() -> Store:
+    return current_app.extensions["store"]
+
+
+def _fields() -> dict:
+    """The item in the request: its JSON object body, or its converted query and form values."""
+    if request.is_json:
+        return json_body(dict)
+    fields = form_data()
+    fields.pop("callback", None)
+    return fields
+
+
+def _if_match() -> frozenset[str] | None:
+    if "If-Match" not in request.headers:
+        return None
+    etags = request.if_match
+    return frozenset(("*",)) if etags.star_tag else frozenset(etags.as_set())
+
+
+def _not_modified(etag: str) -> Response:
+    response = Response(status=304)
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+def _emit(action: str, name: str, **detail) -> None:
+    emit_local_event("store", {"action": action, "store_name": name, **detail})
+
+
+def _written(name: str, written: Written) -> Response:
+    _emit("add" if written.created else "update", name, data=written.item)
+    response = json_response(written.item, 201 if written.created else 200)
+    response.set_etag(written.etag)
+    return response
+
+
+@blueprint.get("/store")
+@make_my_response_json
+def list_stores():
+    """The namespace's stores that hold items, with their item counts, by name.
+
+    :query callback: optional JSONP callback
+    :statuscode 200: ``[{"name": "todos", "count": 3}, ...]`` (``[]`` when there are none)
+    """
+    return _store().stores(namespace())
+
+
+@blueprint.get("/store/<name>")
+@make_my_response_json
+def list_items(name):
+    """The items of a store, in id order unless sorted; ``[]`` for a store that does not exist.
+
+    :query _limit, _offset: a page (also json-server's ``_start``/``_end`` and ``_page``/``_per_page``)
+    :query _sort: ``a,-b`` sorts by ``a`` ascending then ``b`` descending (``_order=asc,desc`` also works)
+    :query _since: only items updated after this time (epoch milliseconds)
+    :query field: ``field=value`` keeps items whose field equals the value (dotted paths reach nested fields)
+    :query callback: optional JSONP callback
+    :reqheader If-None-Match: the list's ETag; ``304`` when the list has not changed
+    :resheader X-Total-Count: how many items match before paging
+    :resheader Link: ``<...>; rel="next"`` when there is a next page
+    :statuscode 200: the items as a JSON array
+    :statuscode 304: not modified since the ETag given in If-None-Match
+    :statuscode 400: a bad store name or query parameter
+    """
+    query = list_query.parse(request.args)
+    digest = hashlib.blake2b(request.query_string, digest_size=6).hexdigest()
+    check = request.if_none_match if "If-None-Match" in request.headers else None
+    page = _store().list(namespace(), name, query,
+                         None if check is None else lambda version: check.contains_weak(f"{version}-{digest}"))
+    etag = f"{page.version}-{digest}"
+    if page.items is None:
+        return _not_modified(etag)
+    response = json_response("[" + ",".join(page.items) + "]")
+    response.headers["X-Total-Count"] = str(page.total)
+    if query.limit is not None and query.offset + len(page.items) < page.total:
+        next_page = urlencode(list_query.next_page(request.args, query))
+        response.headers["Link"] = f'<{request.base_url}?{next_page}>; rel="next"'
+    response.set_etag(etag)
+    return response
+
+
+@blueprint.post("/store/<name>")
+@make_my_response_json
+def append_item(name):
+    """Append an item: the JSON object body, or the query and form values (numbers keep their type).
+
+    :query callback: optional JSONP callback
+    :statuscode 200: ``{"id": <the new item's id>}``
+    :statuscode 400: a bad store name, malformed JSON or a JSON body that is not an object
+    :statuscode 413: the body is larger than MAX_BODY_SIZE
+    """
+    item = _store().append(namespace(), name, _fields())
+    _emit("add", name, data=item)
+    return {"id": item["id"]}
+
+
+@blueprint.get("/store/<name>/<item_id>")
+@make_my_response_json
+def get_item(name, item_id):
+    """One item with its id, created and updated.
+
+    :query callback: optional JSONP callback (a missing item is then ``200`` with ``cb({});``)
+    :reqheader If-None-Match: the item's ETag; ``304`` when it has not changed
+    :statuscode 200: the item
+    :statuscode 304: not modified since the ETag given in If-None-Match
+    :statuscode 400: a bad store name or an id that is not an integer from 1 to 2**53-1
+    :statuscode 404: no such item; the body is ``{}``
+    """
+    item = _store().get(namespace(), name, parse_id(item_id))
+    if item is None:
+        return {}, 404
+    if request.if_none_match.contains_weak(item.etag):
+        return _not_modified(item.etag)
+    response = json_response(item.text)
+    response.set_etag(item.etag)
+    return response
+
+
+@blueprint.post("/store/<name>/<item_id>")
+@make_my_response_json
+def merge_item(name, item_id):
+    """Merge fields into an item (created with this id when missing); ``null`` or ``"null"`` removes a field.
+
+    :query callback: optional JSONP callback
+    :reqheader If-Match: the item's ETag; ``412`` when the item changed meanwhile
+    :statuscode 200: ``{}``
+    :statuscode 400: a bad store name or id, malformed JSON or a JSON body that is not an object
+    :statuscode 412: the item does not match If-Match
+    :statuscode 413: the body is larger than MAX_BODY_SIZE
+    """
+    written = _store().merge(namespace(), name, parse_id(item_id), _fields(), if_match=_if_match())
+    _emit("add" if written.created else "update", name, data=written.item)
+    return {}
+
+
+@blueprint.patch("/store/<name>/<item_id>")
+@make_my_response_json
+def patch_item(name, item_id):
+    """Apply a JSON Merge Patch (RFC 7396) to an item, creating it when missing.
+
+    :reqheader Content-Type: ``application/merge-patch+json``
+    :reqheader If-Match: the item's ETag; ``412`` when the item changed meanwhile
+    :query callback: optional JSONP callback
+    :statuscode 200: the item as it is now, with its new ETag
+    :statuscode 201: the item was created
+    :statuscode 400: a bad store name or id, malformed JSON or a patch that is not an object
+    :statuscode 412: the item does not match If-Match
+    :statuscode 415: the body is not ``application/merge-patch+json``
+    """
+    item_id = parse_id(item_id)
+    if request.mimetype != MERGE_PATCH:
+        raise HipflaskError(415, "unsupported_media_type", f"PATCH takes {MERGE_PATCH}",
+                            headers={"Accept-Patch": MERGE_PATCH})
+    return _written(name, _store().merge(namespace(), name, item_id, json_body(dict), rfc7396=True,
+                                         if_match=_if_match()))
+
+
+@blueprint.put("/store/<name>/<item_id>")
+@make_my_response_json
+def replace_item(name, item_id):
+    """Replace an item whole (its ``created`` is kept), creating it when missing.
+
+    :query callback: optional JSONP callback
+    :reqheader If-Match: the item's ETag; ``412`` when the item changed meanwhile
+    :reqheader If-None-Match: ``*`` creates only; ``412`` when the item exists
+    :statuscode 200: the item as it is now, with its new ETag
+    :statuscode 201: the item was created
+    :statuscode 400: a bad store name or id, malformed JSON or a JSON body that is not an object
+    :statuscode 412: a precondition failed
+    :statuscode 413: the body is larger than MAX_BODY_SIZE
+    """
+    return _written(name, _store().replace(namespace(), name, parse_id(item_id), _fields(),
+                                           if_match=_if_match(), create_only=request.if_none_match.star_tag))
+
+
+@blueprint.delete("/store/<name>/<item_ids>")
+@make_my_response_json
+def delete_items(name, item_ids):
+    """Delete one item or a comma-separated list of them; ids that do not exist are ignored.
+
+    :query callback: optional JSONP callback
+    :reqheader If-Match: the items' ETag; ``412`` (nothing deleted) unless every listed item matches
+    :statuscode 200: ``{}``
+    :statuscode 400: a bad store name or id
+    :statuscode 412: a listed item does not match If-Match
+    """
+    for item_id in _store().delete(namespace(), name, parse_ids(item_ids), if_match=_if_match()):
+        _emit("delete", name, id=item_id)
+    return {}

@@ -1,0 +1,251 @@
+"""The KVStore contract, without HTTP."""
+import multiprocessing
+import os
+import sqlite3
+import threading
+
+import pytest
+from support import wait_until
+
+from kv.storage import (ANY, BadKey, InvalidJson, KVStore, PreconditionFailed, ValueTooLarge, _after_prefix,
+                        _LIST, now_ms)
+
+NS = "DEFAULT"
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = KVStore(tmp_path / "data", max_value_size=1024 * 1024)
+    yield store
+    store.databases.close_all()
+
+
+def test_put_then_get_returns_the_value_and_its_metadata(store):
+    written = store.put(NS, "a/b", b"value", "text/plain")
+    item = store.get(NS, "a/b")
+    assert item == written
+    assert (item.key, item.value, item.content_type, item.expires) == ("a/b", b"value", "text/plain", None)
+    assert abs(item.modified - now_ms()) < 5000
+
+
+def test_put_replaces_the_whole_value_with_a_fresh_etag(store):
+    first = store.put(NS, "k", b"a long first value", "text/plain")
+    second = store.put(NS, "k", b"2", "superpants")
+    item = store.get(NS, "k")
+    assert (item.value, item.content_type, item.etag) == (b"2", "superpants", second.etag)
+    assert second.etag != first.etag
+
+
+def test_get_of_a_missing_namespace_is_none_and_creates_nothing(store):
+    assert store.get("ghost", "k") is None
+    assert store.keys("ghost") == []
+    assert store.delete("ghost", "k") is False
+    assert not (store.data_dir / "ghost.sqlite3").exists()
+
+
+def test_delete_removes_and_reports_whether_there_was_a_value(store):
+    store.put(NS, "k", b"1", "text/plain")
+    assert store.delete(NS, "k") is True
+    assert store.get(NS, "k") is None
+    assert store.delete(NS, "k") is False
+
+
+@pytest.mark.parametrize("key", ["", "a/../b", "..", ".", "a/.", "./a", "a\x00b", "k" * 1025, "\ud800"])
+def test_bad_keys_raise_bad_key_everywhere(store, key):
+    with pytest.raises(BadKey):
+        store.put(NS, key, b"1", "text/plain")
+    with pytest.raises(BadKey):
+        store.get(NS, key)
+    with pytest.raises(BadKey):
+        store.delete(NS, key)
+
+
+def test_the_empty_prefix_lists_everything_but_other_bad_prefixes_raise(store):
+    store.put(NS, "k", b"1", "text/plain")
+    assert [entry.key for entry in store.keys(NS, "")] == ["k"]
+    with pytest.raises(BadKey):
+        store.keys(NS, "a/../")
+
+
+@pytest.mark.parametrize("value", [b"{", b"NaN", b'{"a": Infinity}', b'"\xff"', b""])
+def test_invalid_json_under_a_json_type_raises_and_keeps_the_old_value(store, value):
+    store.put(NS, "j", b'{"ok": 1}', "application/json")
+    with pytest.raises(InvalidJson):
+        store.put(NS, "j", value, "application/problem+json")
+    assert store.get(NS, "j").value == b'{"ok": 1}'
+
+
+def test_json_is_not_checked_under_other_types(store):
+    store.put(NS, "j", b"{", "application/javascript")
+    assert store.get(NS, "j").value == b"{"
+
+
+def test_value_over_the_limit_raises_and_stores_nothing(tmp_path):
+    store = KVStore(tmp_path, max_value_size=10)
+    store.put(NS, "k", b"x" * 10, "text/plain")
+    with pytest.raises(ValueTooLarge):
+        store.put(NS, "k", b"x" * 11, "text/plain")
+    assert store.get(NS, "k").value == b"x" * 10
+
+
+def test_if_match_writes_only_over_the_matching_etag(store):
+    first = store.put(NS, "k", b"1", "text/plain")
+    second = store.put(NS, "k", b"2", "text/plain", if_match={first.etag})
+    with pytest.raises(PreconditionFailed):
+        store.put(NS, "k", b"3", "text/plain", if_match={first.etag})
+    assert store.get(NS, "k").etag == second.etag
+
+
+def test_if_match_any_needs_a_value(store):
+    with pytest.raises(PreconditionFailed):
+        store.put(NS, "k", b"1", "text/plain", if_match=ANY)
+    store.put(NS, "k", b"1", "text/plain")
+    store.put(NS, "k", b"2", "text/plain", if_match=ANY)
+
+
+def test_if_none_match_any_writes_only_when_absent(store):
+    store.put(NS, "k", b"1", "text/plain", if_none_match=ANY)
+    with pytest.raises(PreconditionFailed):
+        store.put(NS, "k", b"2", "text/plain", if_none_match=ANY)
+    assert store.get(NS, "k").value == b"1"
+
+
+def test_if_none_match_etags_refuse_a_matching_value(store):
+    first = store.put(NS, "k", b"1", "text/plain")
+    with pytest.raises(PreconditionFailed):
+        store.put(NS, "k", b"2", "text/plain", if_none_match={first.etag})
+    store.put(NS, "k", b"3", "text/plain", if_none_match={"other"})
+
+
+def test_delete_with_a_stale_if_match_raises_and_keeps_the_value(store):
+    first = store.put(NS, "k", b"1", "text/plain")
+    store.put(NS, "k", b"2", "text/plain")
+    with pytest.raises(PreconditionFailed):
+        store.delete(NS, "k", if_match={first.etag})
+    assert store.get(NS, "k").value == b"2"
+
+
+def test_concurrent_compare_and_set_loses_no_update(store):
+    store.put(NS, "counter", b"0", "text/plain")
+
+    def increment(times):
+        done = 0
+        while done < times:
+            item = store.get(NS, "counter")
+            try:
+                store.put(NS, "counter", str(int(item.value) + 1).encode(), "text/plain", if_match={item.etag})
+                done += 1
+            except PreconditionFailed:
+                pass
+
+    threads = [threading.Thread(target=increment, args=(25,)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert store.get(NS, "counter").value == b"100"
+
+
+def _increment_in_a_process(data_dir, times):
+    store = KVStore(data_dir, max_value_size=1024)
+    done = 0
+    while done < times:
+        item = store.get(NS, "counter")
+        try:
+            store.put(NS, "counter", str(int(item.value) + 1).encode(), "text/plain", if_match={item.etag})
+            done += 1
+        except PreconditionFailed:
+            pass
+
+
+def test_compare_and_set_across_processes_loses_no_update(store):
+    store.put(NS, "counter", b"0", "text/plain")
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_increment_in_a_process, args=(store.data_dir, 20)) for _ in range(3)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(120)
+        assert process.exitcode == 0
+    assert store.get(NS, "counter").value == b"60"
+
+
+def test_readers_see_only_whole_values_while_writers_replace_them(store):
+    values = {bytes([n]) * (50_000 + n * 1000) for n in range(1, 6)}
+    store.put(NS, "hot", next(iter(values)), "application/octet-stream")
+    stop = threading.Event()
+    seen, errors = [], []
+
+    def write(value):
+        while not stop.is_set():
+            store.put(NS, "hot", value, "application/octet-stream")
+
+    def read():
+        while not stop.is_set():
+            item = store.get(NS, "hot")
+            if item is None or item.value not in values:
+                errors.append(item and item.value[:20])
+            seen.append(item and len(item.value))
+
+    threads = [threading.Thread(target=write, args=(v,)) for v in values]
+    threads += [threading.Thread(target=read) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        wait_until(lambda: len(seen) > 2000, 60, "readers to read 2000 times")
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+    assert errors == []
+
+
+def test_expired_value_reads_as_missing_and_is_purged_by_the_next_write(store):
+    store.put(NS, "old", b"1", "text/plain", ttl=1)
+    item = store.get(NS, "old")
+    assert item.expires == item.modified + 1000
+    wait_until(lambda: store.get(NS, "old") is None, 5, "the value to expire")
+    store.put(NS, "other", b"2", "text/plain")
+    with sqlite3.connect(store.data_dir / f"{NS}.sqlite3") as raw:
+        assert raw.execute("SELECT key FROM kv").fetchall() == [("other",)]
+
+
+def test_keys_lists_only_the_prefix_in_key_order_with_metadata(store):
+    for key in ["a/b", "a/a", "a", "a0", "a/", "b", "a/b/c"]:
+        store.put(NS, key, key.encode(), "text/plain")
+    entries = store.keys(NS, "a/")
+    assert [entry.key for entry in entries] == ["a/", "a/a", "a/b", "a/b/c"]
+    assert entries[2].size == 3
+    assert entries[2].content_type == "text/plain"
+    assert [entry.key for entry in store.keys(NS, "a/", limit=2)] == ["a/", "a/a"]
+
+
+def test_keys_handles_prefixes_ending_in_the_highest_characters(store):
+    for key in ["x\U0010ffff", "x\U0010ffff\U0010ffffz", "y", "\U0010ffff", "\U0010ffffa", "\ud7ff\ue000"]:
+        store.put(NS, key, b"1", "text/plain")
+    assert [e.key for e in store.keys(NS, "x\U0010ffff")] == ["x\U0010ffff", "x\U0010ffff\U0010ffffz"]
+    assert [e.key for e in store.keys(NS, "\U0010ffff")] == ["\U0010ffff", "\U0010ffffa"]
+    assert [e.key for e in store.keys(NS, "\ud7ff")] == ["\ud7ff\ue000"]
+
+
+def test_after_prefix_is_the_next_string_after_the_prefix_range():
+    assert _after_prefix("app/") == "app0"
+    assert _after_prefix("a\U0010ffff") == "b"
+    assert _after_prefix("\ud7ff") == "\ue000"
+    assert _after_prefix("\U0010ffff\U0010ffff") is None
+
+
+def test_keys_is_an_index_range_scan(store):
+    store.put(NS, "k", b"1", "text/plain")
+    connection = store.databases.connection(store.data_dir / f"{NS}.sqlite3")
+    plan = " ".join(row[-1] for row in connection.execute("EXPLAIN QUERY PLAN " + _LIST, ("a/", "a0", 0, -1)))
+    assert "USING INDEX" in plan and "key>? AND key<?" in plan
+    assert "SCAN" not in plan
+
+
+def test_values_survive_a_new_store_on_the_same_directory(store):
+    store.put(NS, "k", os.urandom(100), "application/octet-stream")
+    value = store.get(NS, "k").value
+    reopened = KVStore(store.data_dir, max_value_size=1024)
+    assert reopened.get(NS, "k").value == value
+    reopened.databases.close_all()

@@ -1,0 +1,38 @@
+"""The render service's own settings, read and checked once at start."""
+import pytest
+
+from hipflask.config import ConfigError
+from render.wsgi import build
+
+
+@pytest.mark.parametrize("variable, value", [
+    ("RENDER_MAX_OUTPUT", "lots"), ("RENDER_MAX_RANGE", "0"), ("RENDER_TIMEOUT", "soon"),
+    ("RENDER_CACHE_SECONDS", "-1"), ("RENDER_TEMPLATE_CACHE_SIZE", "x"),
+])
+def test_a_wrong_value_stops_the_service_naming_the_variable(build_app, variable, value):
+    with pytest.raises(ConfigError, match=variable):
+        build_app(build, **{variable: value})
+
+
+def test_template_dir_is_made_and_used(build_app, tmp_path):
+    folder = tmp_path / "elsewhere" / "templates"
+    app = build_app(build, TEMPLATE_DIR=str(folder))
+    assert folder.is_dir()
+    (folder / "here.txt").write_text("from TEMPLATE_DIR")
+    assert app.test_client().get("/render/here.txt").get_data(as_text=True) == "from TEMPLATE_DIR"
+
+
+def test_template_dir_defaults_to_the_data_dir(app):
+    assert app.extensions["render"].user_dir == app.extensions["hipflask"].data_dir.resolve() / "templates"
+
+
+def test_template_dir_that_cannot_be_made_stops_the_service(build_app, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(ConfigError, match="TEMPLATE_DIR"):
+        build_app(build, TEMPLATE_DIR=str(blocker / "templates"))
+
+
+def test_max_output_is_read_in_nginx_notation(build_app):
+    app = build_app(build, RENDER_MAX_OUTPUT="2k")
+    assert app.extensions["render"].limits.max_output == 2048
