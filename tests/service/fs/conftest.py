@@ -11,11 +11,6 @@ def app(build_app):
 
 
 @pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
 def direct_app(build_app):
     """The service sending file bytes itself (no gateway in front)."""
     return build_app(build, FS_MAX_UPLOAD_SIZE="8m", FS_ACCEL_REDIRECT="false")
@@ -29,11 +24,6 @@ def direct(direct_app):
 @pytest.fixture
 def volume(app):
     return app.extensions["fs"]
-
-
-@pytest.fixture
-def data_dir(app):
-    return app.extensions["hipflask"].data_dir
 
 
 @pytest.fixture

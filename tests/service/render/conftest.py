@@ -12,11 +12,6 @@ def app(build_app):
 
 
 @pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
 def auth():
     return {"Authorization": f"Bearer {TOKEN}"}
 

@@ -12,16 +12,6 @@ def app(build_app):
 
 
 @pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def data_dir(app):
-    return app.extensions["store"].data_dir
-
-
-@pytest.fixture
 def store(tmp_path):
     """A Store on a private data directory, without HTTP."""
     opened = open_store(tmp_path / "store-data")
