@@ -128,3 +128,22 @@ def test_make_build_sets_up_and_builds_the_compose_images():
     images = run("docker", "images", "--format", "{{.Repository}}").stdout.split()
     for service in ("gateway", "diagnostic", "store", "kv", "fs", "render"):
         assert f"hipflask/{service}" in images
+
+
+def test_make_start_status_stop_with_compose(tmp_path):
+    if not shutil.which("docker") or run("docker", "info").returncode != 0:
+        from support import missing
+        missing("Docker is not available for make start's compose path")
+    port = free_port()
+    project = {"COMPOSE_PROJECT_NAME": f"hipflask-make-{os.getpid()}"}
+    started = run("make", "start", f"PORT={port}", env=project, timeout=900)
+    try:
+        assert started.returncode == 0, started.stdout[-3000:] + started.stderr[-3000:]
+        wait_until(lambda: run("make", "status", f"PORT={port}").returncode == 0, 60, "make status to report ok")
+        status = run("make", "status", f"PORT={port}").stdout
+        assert "overall: ok" in status
+    finally:
+        stopped = run("make", "stop", f"PORT={port}", env=project, timeout=300)
+    assert stopped.returncode == 0, stopped.stderr
+    wait_until(lambda: _refused(port), 30, "the compose gateway to stop")
+    run("docker", "compose", "-p", project["COMPOSE_PROJECT_NAME"], "down", "-v")
