@@ -2,10 +2,11 @@
 
 DIAGNOSTIC_TARGETS names the services to check as `name=url` pairs (comma separated); each
 target's `/_hipflask/ready` is fetched over a pooled HTTP connection. Redis is pinged through
-the backplane. The diagnostic service answers for itself without a request. A check that does not answer within DIAGNOSTIC_TIMEOUT seconds fails.
+the backplane. Results are reused for DIAGNOSTIC_CACHE_SECONDS. The diagnostic service answers for itself without a request. A check that does not answer within DIAGNOSTIC_TIMEOUT seconds fails.
 """
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -28,8 +29,11 @@ class Result:
 
 
 class Checker:
-    def __init__(self, targets: dict[str, str], timeout: float, backplane, settings):
+    def __init__(self, targets: dict[str, str], timeout: float, backplane, settings, max_age: float = 0.0):
         self.settings = settings
+        self.max_age = max_age
+        self._latest: tuple[float, list[Result]] | None = None
+        self._running = threading.Lock()
         self.targets = targets
         self.timeout = timeout
         self.backplane = backplane
@@ -52,6 +56,19 @@ class Checker:
         started = time.perf_counter()
         ok = self.backplane.ping()
         return Result("redis", ok, (time.perf_counter() - started) * 1000, {} if ok else {"error": "unreachable"})
+
+    def latest(self) -> tuple[float, list[Result]]:
+        """(checked_at, results): the last results while younger than max_age, else a fresh run.
+        One run at a time per worker: concurrent callers wait for it and share its results, so a
+        dashboard polling hard costs the services one round of checks per max_age."""
+        latest = self._latest
+        if latest is not None and time.time() - latest[0] < self.max_age:
+            return latest
+        with self._running:
+            latest = self._latest
+            if latest is None or time.time() - latest[0] >= self.max_age:
+                latest = self._latest = (time.time(), self.run())
+            return latest
 
     def run(self) -> list[Result]:
         """Every check, in parallel; a check still running at the deadline counts as failed."""
@@ -81,5 +98,6 @@ def parse_targets(value: str) -> dict[str, str]:
 def init_app(app: Flask, env: Env) -> None:
     targets = parse_targets(env.environ.get("DIAGNOSTIC_TARGETS", DEFAULT_TARGETS))  # empty: no targets
     timeout = env.float("DIAGNOSTIC_TIMEOUT", 1.0, minimum=0.01)
+    max_age = env.float("DIAGNOSTIC_CACHE_SECONDS", 1.0)
     app.extensions["diagnostic"] = Checker(targets, timeout, app.extensions["hipflask.backplane"],
-                                          app.extensions["hipflask"])
+                                          app.extensions["hipflask"], max_age)

@@ -15,14 +15,15 @@ blueprint = Blueprint("diagnostic", __name__)
 @blueprint.get("/diagnostic")
 @make_my_response_json
 def diagnostic():
-    """The status of the whole stack: every service and Redis, checked in parallel.
+    """The status of the whole stack: every service and Redis, checked in parallel (results
+    reused for DIAGNOSTIC_CACHE_SECONDS; ``checked_at`` says when they were taken).
 
     :query callback: optional JSONP callback
     :statuscode 200: every check passed
     :statuscode 500: a check failed; ``failed`` names it
     """
     settings = current_app.extensions["hipflask"]
-    results = current_app.extensions["diagnostic"].run()
+    checked_at, results = current_app.extensions["diagnostic"].latest()
     failed = [result.name for result in results if not result.ok]
     return {
         "message": "ok" if not failed else "failed",
@@ -30,6 +31,7 @@ def diagnostic():
         "hostname": settings.hostname,
         "uid": namespace(),
         "failed": failed,
+        "checked_at": round(checked_at, 3),
         "checks": {
             result.name: {"status": "ok" if result.ok else "failed",
                           "latency_ms": round(result.latency_ms, 2),

@@ -1,5 +1,7 @@
 import json
 
+from support import wait_until
+
 
 def test_diagnostic_reports_ok_with_redis_and_no_targets(client):
     response = client.get("/diagnostic")
@@ -21,7 +23,8 @@ def test_diagnostic_uid_is_the_request_namespace(client):
 
 def test_diagnostic_fails_with_500_naming_an_unreachable_service(build_app):
     from diagnostic.wsgi import build
-    app = build_app(build, DIAGNOSTIC_TARGETS="store=http://127.0.0.1:9", DIAGNOSTIC_TIMEOUT="0.5")
+    app = build_app(build, DIAGNOSTIC_TARGETS="store=http://127.0.0.1:9", DIAGNOSTIC_TIMEOUT="0.5",
+                    DIAGNOSTIC_CACHE_SECONDS="0")
     response = app.test_client().get("/diagnostic")
     assert response.status_code == 500
     assert response.get_json()["failed"] == ["store"]
@@ -83,3 +86,15 @@ def test_every_response_carries_hostname_and_version(client):
 def test_liveness_and_readiness_answer(client):
     assert client.get("/_hipflask/live").status_code == 200
     assert client.get("/_hipflask/ready").get_json()["redis"] == "ok"
+
+
+def test_results_are_reused_within_the_cache_age(build_app):
+    from diagnostic.wsgi import build
+    client = build_app(build, DIAGNOSTIC_TARGETS="", DIAGNOSTIC_CACHE_SECONDS="60").test_client()
+    first = client.get("/diagnostic").get_json()["checked_at"]
+    assert client.get("/diagnostic").get_json()["checked_at"] == first
+
+
+def test_results_are_fresh_without_a_cache_age(client):
+    first = client.get("/diagnostic").get_json()["checked_at"]
+    wait_until(lambda: client.get("/diagnostic").get_json()["checked_at"] > first, 5, "a fresh check")
