@@ -35,9 +35,10 @@ stop: ## stop what `make start` started
 status: ## the /diagnostic summary as a table
 	@$(PY) scripts/status.py http://127.0.0.1:$(PORT)
 
-test: ## the whole suite: unit, service and system tiers (native and compose stacks)
+test: ## the whole suite: unit, service and system tiers (native and compose stacks), then one quick bench pass
 	@scripts/setup.sh --test
 	@$(PY) -m pytest tests
+	@$(PY) bench/run.py --quick
 
 test-unit: ## the library's unit tests
 	@scripts/setup.sh --test

@@ -38,6 +38,7 @@ class Checker:
         self.timeout = timeout
         self.backplane = backplane
         self.session = requests.Session()
+        self.session.trust_env = False  # no proxy lookup in the environment on every check
         adapter = HTTPAdapter(pool_connections=len(targets) + 1, pool_maxsize=32)
         self.session.mount("http://", adapter)
         self.pool = ThreadPoolExecutor(max_workers=max(4, len(targets) + 1), thread_name_prefix="diagnostic")
