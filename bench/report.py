@@ -1,0 +1,243 @@
+"""The report: the tables printed after a run and the generated blocks of bench/RESULTS.md."""
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+
+from console import log
+from layout import RESULTS, SERVICES
+from runner import Bench
+from scenarios import MiB, Measure, Scenario, human
+
+TARGETS = [
+    # (scenario, target, check(ratio of the medians, every run's measures))
+    ("GET /kv/<key> 1 KiB", "≥ 0.85 of bare Flask", lambda r, ms: r is not None and r >= 0.85),
+    ("GET /store/<name>/<id>", "≥ 0.8 of bare Flask", lambda r, ms: r is not None and r >= 0.8),
+    ("GET /store/<name> (100 items)", "≥ 0.5 of bare Flask", lambda r, ms: r is not None and r >= 0.5),
+    ("POST /store/<name>", "≥ 0.6 of bare Flask (fsync on commit)", lambda r, ms: r is not None and r >= 0.6),
+    ("GET /render/hello.html?name=x", "≥ 0.75 of bare Flask", lambda r, ms: r is not None and r >= 0.75),
+    ("GET /diagnostic", "p99 ≤ 50 ms with every service up",
+     lambda r, ms: statistics.median(m.p99_ms for m in ms) <= 50),
+    ("GET /fs/<path> {file}", "≥ 0.9 of nginx static", lambda r, ms: r is not None and r >= 0.9),
+    ("GET /fs/<path> Range 64 KiB", "≥ 0.9 of nginx static (Range)", lambda r, ms: r is not None and r >= 0.9),
+    ("upload {big} multipart (curl -F)", "≥ 0.5 of dd; fs memory growth ≤ 50 MB",
+     lambda r, ms: r is not None and r >= 0.5 and max(x.mem_growth for x in ms) <= 50e6),
+    ("upload {big} PUT (curl -T)", "≥ 0.5 of dd; fs memory growth ≤ 50 MB",
+     lambda r, ms: r is not None and r >= 0.5 and max(x.mem_growth for x in ms) <= 50e6),
+]
+
+
+class Report:
+    def __init__(self, bench: Bench, plan: list[Scenario]):
+        self.bench = bench
+        self.plan = plan
+        self.by_name = {s.name: s for s in plan}
+
+    def ratio(self, scenario: Scenario) -> float | None:
+        """The median over the runs of the scenario's figure over its ceiling's in the same run
+        (paired: the runs are interleaved, so drift between runs cancels)."""
+        if not scenario.ceiling:
+            return None
+        mine = self.bench.results.get(scenario.name)
+        base = self.bench.results.get(scenario.ceiling)
+        if not mine or not base:
+            return None
+        ceiling = self.by_name[scenario.ceiling]
+        pairs = [self.value(scenario, m) / self.value(ceiling, c) for m, c in zip(mine, base) if self.value(ceiling, c)]
+        return statistics.median(pairs) if pairs else None
+
+    @staticmethod
+    def value(scenario: Scenario, measure: Measure) -> float:
+        return measure.mbps if scenario.file_scenario else measure.rps
+
+    def stack_cpu(self, name: str) -> float | None:
+        """Median CPU µs per request of every process of the stack (not the client)."""
+        values = [sum(v for k, v in m.cpu_us.items() if k != "client")
+                  for m in self.bench.results.get(name, []) if m.cpu_us]
+        return statistics.median(values) if values else None
+
+    def cpu_ratio(self, scenario: Scenario) -> float | None:
+        if not scenario.ceiling or scenario.file_scenario:
+            return None
+        mine, base = self.stack_cpu(scenario.name), self.stack_cpu(scenario.ceiling)
+        return base / mine if mine and base else None
+
+    def table(self) -> str:
+        rows = ["| scenario | median (min–max) | p50 ms | p99 ms | errors | ratio | vs | stack CPU µs/req | CPU ratio |",
+                "|---|---:|---:|---:|---:|---:|---|---:|---:|"]
+        for scenario in self.plan:
+            measures = self.bench.results.get(scenario.name)
+            if not measures:
+                reason = self.bench.skipped.get(scenario.name, "not run")
+                rows.append(f"| {scenario.name} | skipped: {reason[:80]} | | | | | | | |")
+                continue
+            unit = "MB/s" if scenario.file_scenario else "req/s"
+            values = [m.mbps if scenario.file_scenario else m.rps for m in measures]
+            fmt = "{:.0f}" if unit == "req/s" or max(values) >= 100 else "{:.1f}"
+            figure = f"{fmt.format(statistics.median(values))} {unit} ({fmt.format(min(values))}–{fmt.format(max(values))})"
+            errors = sum(m.errors for m in measures)
+            ratio = self.ratio(scenario)
+            if scenario.kind == "upload":
+                growth = max(m.mem_growth for m in measures)
+                figure += f", fs +{growth / MiB:.0f} MiB"
+            rows.append(f"| {scenario.name} | {figure} | {statistics.median(m.p50_ms for m in measures):.2f} | "
+                        f"{statistics.median(m.p99_ms for m in measures):.2f} | {errors} | "
+                        f"{'' if ratio is None else f'{ratio:.2f}'} | "
+                        f"{'' if not scenario.ceiling else scenario.ceiling.removeprefix('ceiling: ')} | "
+                        f"{self.cell(self.stack_cpu(scenario.name) if not scenario.file_scenario else None, '{:.0f}')} | "
+                        f"{self.cell(self.cpu_ratio(scenario), '{:.2f}')} |")
+        return "\n".join(rows)
+
+    @staticmethod
+    def cell(value: float | None, fmt: str) -> str:
+        return "" if value is None else fmt.format(value)
+
+    def memory_table(self) -> str:
+        names = []
+        for scenario in self.plan:
+            for m in self.bench.results.get(scenario.name, []):
+                names.extend(n for n in m.peaks if n not in names)
+        if not names:
+            return "(no process information: the stack's processes are not visible from here)"
+        order = [n for n in ("gateway", "redis", "bench-ceiling") + SERVICES if n in names]
+        rows = ["| scenario | " + " | ".join(order) + " |", "|---|" + "---:|" * len(order)]
+        for scenario in self.plan:
+            measures = self.bench.results.get(scenario.name)
+            if not measures:
+                continue
+            peaks = {n: max(m.peaks.get(n, 0) for m in measures) for n in order}
+            rows.append(f"| {scenario.name} | " + " | ".join(f"{peaks[n] / MiB:.0f}" for n in order) + " |")
+        return "\n".join(rows)
+
+    def cpu_table(self) -> str:
+        rows = ["| scenario | gateway (nginx) | service (gunicorn+Flask) | redis | client (wrk) |",
+                "|---|---:|---:|---:|---:|"]
+        for scenario in self.plan:
+            measures = self.bench.results.get(scenario.name)
+            if not measures or scenario.kind != "wrk" or scenario.file_scenario:
+                continue
+            def cell(name):
+                values = [m.cpu_us[name] for m in measures if name in m.cpu_us]
+                return f"{statistics.median(values):.0f}" if values else ""
+            service = scenario.service if scenario.service != "gateway" else None
+            rows.append(f"| {scenario.name} | {cell('gateway')} | {cell(service) if service else ''} | "
+                        f"{cell('redis')} | {cell('client')} |")
+        return "\n".join(rows)
+
+    def targets(self) -> list[tuple[str, str, str, bool | None]]:
+        out = []
+        file_size, big = human(self.bench.args.file_size), human(self.bench.args.big_size)
+        for name, what, check in TARGETS:
+            name = name.format(file=file_size, big=big)
+            scenario = self.by_name.get(name)
+            measures = self.bench.results.get(name)
+            if scenario is None or not measures:
+                out.append((name, what, "not run", None))
+                continue
+            ratio = self.ratio(scenario)
+            met = check(ratio, measures)
+            if name == "GET /diagnostic":
+                got = f"p99 {statistics.median(m.p99_ms for m in measures):.1f} ms"
+            else:
+                got = f"{ratio:.2f}" if ratio is not None else "no ceiling"
+                if scenario.kind == "upload":
+                    got += f", +{max(m.mem_growth for m in measures) / MiB:.0f} MiB"
+            out.append((name, what, got, met))
+        return out
+
+    def targets_table(self) -> str:
+        rows = ["| scenario | target | measured | met |", "|---|---|---|---|"]
+        for name, what, got, met in self.targets():
+            if met is None:
+                continue
+            rows.append(f"| {name} | {what} | {got} | {'n/a' if met is None else ('met' if met else '**not met**')} |")
+        return "\n".join(rows)
+
+    def profiles(self) -> str:
+        if not self.bench.profiles:
+            return ""
+        parts = ["### Where the service's time goes (py-spy --gil while wrk runs)", "",
+                 "CPU is the service's whole CPU time per request (/proc, all workers, py-spy slows it a "
+                 "little); Python is the time a worker held the GIL (py-spy samples), split by the innermost "
+                 "library on the stack (stdlib frames count for their caller; the service's own code includes "
+                 "its SQLite and Redis calls that hold the GIL). CPU minus Python is C code that releases the "
+                 "GIL: system calls (socket I/O, fsync), SQLite, Redis I/O. Raw stacks: bench/.profiles/.", "",
+                 "| scenario | CPU µs/req | Python µs/req | by library | heaviest frames (% of Python) |",
+                 "|---|---:|---:|---|---|"]
+        for name, summary in self.bench.profiles.items():
+            layers = ", ".join(f"{layer} {p:.0f}%" for layer, p in summary["owners"][:6])
+            leaves = "; ".join(f"`{leaf}` {p}%" for leaf, p in summary["leaves"][:4])
+            parts.append(f"| {name} | {summary['cpu_us']:.0f} | {summary['python_us']:.0f} | {layers} | {leaves} |")
+        return "\n".join(parts)
+
+    def machine(self) -> dict[str, str]:
+        cpu = "unknown"
+        with contextlib.suppress(OSError):
+            for line in open("/proc/cpuinfo"):
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+        return {"date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+                "nproc": str(os.cpu_count()), "cpu": cpu, "kernel": platform.release(),
+                "python": f"{platform.python_version()} ({sys.executable} -> {os.path.realpath(sys.executable)})",
+                "wrk": subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0].strip(),
+                "nginx": subprocess.run([shutil.which("nginx") or "/usr/sbin/nginx", "-v"], capture_output=True,
+                                        text=True).stderr.strip() if shutil.which("nginx") or
+                os.path.exists("/usr/sbin/nginx") else "n/a"}
+
+    def settings(self) -> str:
+        a = self.bench.args
+        env = self.bench.args.set or []
+        gunicorn = (f"WORKERS={os.environ.get('WORKERS', '2')}, THREADS={os.environ.get('THREADS', '4')}, "
+                    f"gthread" + (f"; overrides: {', '.join(env)}" if env else ""))
+        return (f"{a.runs} runs x {a.duration:g} s per scenario (interleaved), warm-up {a.warmup:g} s; wrk -t {a.threads} "
+                f"-c {a.connections} (downloads -c 4); {gunicorn}; gateway access log "
+                f"{'on' if a.access_log else 'off'}; stack: {self.bench.target.kind} ({self.bench.target.url}); "
+                f"{self.bench.info.get('load', '')}")
+
+    def text(self) -> str:
+        m = self.machine()
+        parts = [f"Date: {m['date']}  ",
+                 f"Machine: {m['nproc']} CPUs, {m['cpu']}, Linux {m['kernel']}, Python {m['python']}, "
+                 f"{m['wrk']}, {m['nginx']}  ",
+                 f"Settings: {self.settings()}", "",
+                 self.table(), "",
+                 "Errors count every response with status >= 400 and every socket error (206 and 304 are "
+                 "successes). Ratios are the median over the runs of each run's figure over its ceiling's in "
+                 "the same run. Request scenarios: ratio to the bare-Flask ceiling's req/s; CPU ratio: the "
+                 "ceiling's CPU per request over the scenario's, for the whole stack (gateway, services, Redis; "
+                 "not wrk) from /proc, a steadier estimate than req/s when other work shares the machine; downloads: to "
+                 "nginx serving the same size from the static folder on the same disk; uploads: to `dd "
+                 "conv=fsync` on the fs data disk" + (f" ({self.bench.info['dd']})" if "dd" in self.bench.info else "")
+                 + ". Upload rows add the fs service's memory growth during the upload (peak RSS minus the RSS "
+                 "before it, sampled every 20 ms).", "",
+                 "### Targets", "", self.targets_table(), ""]
+        for name, ok, text in self.bench.checks:
+            parts.append(f"- {name}: {'ok' if ok else 'FAILED'}: {text}")
+        parts += ["", "### Peak memory (MiB, RSS summed over each service's processes, sampled every 0.2 s)", "",
+                  self.memory_table(), "",
+                  "### CPU per request (µs, from /proc, all processes of each service)", "", self.cpu_table(), ""]
+        profile = self.profiles()
+        if profile:
+            parts += [profile, ""]
+        return "\n".join(parts)
+
+
+def write_results(text: str, label: str) -> None:
+    begin, end = f"<!-- bench:{label}:begin -->", f"<!-- bench:{label}:end -->"
+    block = f"{begin}\n{text}\n{end}"
+    old = RESULTS.read_text() if RESULTS.exists() else (
+        "# hipflask benchmark results\n\n`make bench` (bench/run.py) rewrites the generated blocks below and keeps "
+        "everything else.\n\n")
+    if begin in old and end in old:
+        new = old[:old.index(begin)] + block + old[old.index(end) + len(end):]
+    else:
+        new = old.rstrip("\n") + f"\n\n## {label} run\n\n{block}\n"
+    RESULTS.write_text(new)
+    log(f"wrote {RESULTS} ({label})")

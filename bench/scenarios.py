@@ -1,0 +1,110 @@
+"""What the benchmark measures (scenarios), what one run of one gives (measures), and the files they send."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MiB = 1 << 20
+
+
+@dataclass
+class Scenario:
+    name: str
+    kind: str                       # "wrk", "upload" or "dd"
+    service: str                    # whose memory and CPU matter (gateway, a service, bench-ceiling)
+    path: str = ""
+    method: str = "GET"
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    connections: int = 32
+    ceiling: str | None = None      # the ceiling scenario it is compared with
+    is_ceiling: bool = False
+    file_scenario: bool = False     # reported in MB/s
+    marker: bool = False            # unique body per request, acknowledged ids collected
+    upload: str = ""                # "multipart" or "put"
+    size: int = 0                   # upload and dd sizes
+    family: str = ""                # a scenario is skipped when its family does not answer
+
+
+@dataclass
+class Measure:
+    rps: float = 0.0
+    mbps: float = 0.0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    errors: int = 0
+    requests: int = 0
+    mem_growth: int = 0
+    peaks: dict[str, int] = field(default_factory=dict)
+    cpu_us: dict[str, float] = field(default_factory=dict)
+    detail: str = ""
+
+
+STORE_BODY = json.dumps({
+    "marker": "%MARKER%", "name": "pants", "number": 1, "price": 19.99, "in_stock": True,
+    "tags": ["red", "cotton", "sale"], "note": "a benchmark item of about two hundred bytes, " + "x" * 30,
+}).encode()
+KV_VALUE = (b"hipflask benchmark value " * 41)[:1024]
+
+
+def scenarios(file_size: int, big_size: int) -> list[Scenario]:
+    range_header = {"Range": f"bytes={MiB}-{MiB + 65535}"}
+    return [
+        Scenario("ceiling: gateway ping", "wrk", "gateway", "/_gateway/ping", is_ceiling=True),
+        Scenario("ceiling: bare Flask", "wrk", "bench-ceiling", "/_bench/flask", is_ceiling=True),
+        Scenario("GET /diagnostic", "wrk", "diagnostic", "/diagnostic", ceiling="ceiling: bare Flask",
+                 family="diagnostic"),
+        Scenario("POST /store/<name>", "wrk", "store", "/store/bench_post", "POST", STORE_BODY,
+                 {"Content-Type": "application/json"}, ceiling="ceiling: bare Flask", marker=True, family="store"),
+        Scenario("GET /store/<name>/<id>", "wrk", "store", "/store/bench_item/{item_id}",
+                 ceiling="ceiling: bare Flask", family="store"),
+        Scenario("GET /store/<name> (100 items)", "wrk", "store", "/store/bench_list",
+                 ceiling="ceiling: bare Flask", family="store"),
+        Scenario("POST /kv/<key> 1 KiB", "wrk", "kv", "/kv/bench/post", "POST", KV_VALUE,
+                 {"Content-Type": "text/plain"}, ceiling="ceiling: bare Flask", family="kv"),
+        Scenario("GET /kv/<key> 1 KiB", "wrk", "kv", "/kv/bench/get", ceiling="ceiling: bare Flask", family="kv"),
+        Scenario("GET /render/hello.html?name=x", "wrk", "render", "/render/hello.html?name=x",
+                 ceiling="ceiling: bare Flask", family="render"),
+        Scenario(f"ceiling: nginx static {human(file_size)}", "wrk", "gateway", "/static/{static_name}",
+                 connections=4, is_ceiling=True, file_scenario=True),
+        Scenario(f"GET /fs/<path> {human(file_size)}", "wrk", "fs", "/fs/bench/download.bin", connections=4,
+                 ceiling=f"ceiling: nginx static {human(file_size)}", file_scenario=True, family="fs"),
+        Scenario("ceiling: nginx static Range 64 KiB", "wrk", "gateway", "/static/{static_name}",
+                 headers=range_header, is_ceiling=True, file_scenario=True),
+        Scenario("GET /fs/<path> Range 64 KiB", "wrk", "fs", "/fs/bench/download.bin", headers=range_header,
+                 ceiling="ceiling: nginx static Range 64 KiB", file_scenario=True, family="fs"),
+        Scenario(f"ceiling: dd {human(big_size)} conv=fsync", "dd", "fs", size=big_size, is_ceiling=True,
+                 file_scenario=True),
+        Scenario(f"upload {human(file_size)} multipart (curl -F)", "upload", "fs", "/fs/bench/upload-multipart.bin",
+                 upload="multipart", size=file_size, ceiling=f"ceiling: dd {human(big_size)} conv=fsync",
+                 file_scenario=True, family="fs"),
+        Scenario(f"upload {human(file_size)} PUT (curl -T)", "upload", "fs", "/fs/bench/upload-put.bin",
+                 upload="put", size=file_size, ceiling=f"ceiling: dd {human(big_size)} conv=fsync",
+                 file_scenario=True, family="fs"),
+        Scenario(f"upload {human(big_size)} multipart (curl -F)", "upload", "fs", "/fs/bench/big-multipart.bin",
+                 upload="multipart", size=big_size, ceiling=f"ceiling: dd {human(big_size)} conv=fsync",
+                 file_scenario=True, family="fs"),
+        Scenario(f"upload {human(big_size)} PUT (curl -T)", "upload", "fs", "/fs/bench/big-put.bin",
+                 upload="put", size=big_size, ceiling=f"ceiling: dd {human(big_size)} conv=fsync",
+                 file_scenario=True, family="fs"),
+    ]
+
+
+def human(size: int) -> str:
+    return f"{size // (1 << 30)} GiB" if size >= 1 << 30 and size % (1 << 30) == 0 else f"{size // MiB} MiB"
+
+
+def make_file(path: Path, size: int) -> Path:
+    """A file of random-looking bytes (a random MiB repeated), made once per size."""
+    if path.exists() and path.stat().st_size == size:
+        return path
+    block = os.urandom(MiB)
+    with open(path, "wb") as f:
+        written = 0
+        while written < size:
+            chunk = block[:min(MiB, size - written)]
+            f.write(chunk)
+            written += len(chunk)
+    return path
