@@ -6,6 +6,7 @@ import random
 import shutil
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -60,3 +61,14 @@ def free_port_run(count: int) -> int:
         except OSError:
             continue
     raise RuntimeError("no run of free ports")
+
+
+def run_threads(target, count: int, args: tuple = (), timeout: float = 120) -> None:
+    """Run `target(*args)` in `count` threads at once and wait for all of them."""
+    threads = [threading.Thread(target=target, args=args) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    stuck = [thread for thread in threads if thread.is_alive()]
+    assert not stuck, f"{len(stuck)} threads still running after {timeout}s"

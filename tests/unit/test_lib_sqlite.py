@@ -3,6 +3,8 @@ import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from support import run_threads
+
 import pytest
 
 from hipflask.config import ConfigError
@@ -160,11 +162,7 @@ def test_concurrent_read_modify_write_from_threads_loses_nothing_and_never_locks
         finally:
             databases.close_all()
 
-    workers = [threading.Thread(target=writer) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(120)
+    run_threads(writer, threads)
     assert errors == []
     assert counter_value(path) == threads * increments
 
@@ -184,11 +182,7 @@ def test_concurrent_writers_with_separate_databases_objects_create_one_file_and_
         finally:
             databases.close_all()
 
-    workers = [threading.Thread(target=writer) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(120)
+    run_threads(writer, threads)
     assert errors == []
     assert counter_value(path) == threads * increments
 

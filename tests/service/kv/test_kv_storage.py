@@ -5,7 +5,7 @@ import sqlite3
 import threading
 
 import pytest
-from support import wait_until
+from support import run_threads, wait_until
 
 from kv.storage import (ANY, BadKey, InvalidJson, KVStore, PreconditionFailed, ValueTooLarge, _after_prefix,
                         _LIST, now_ms)
@@ -138,11 +138,7 @@ def test_concurrent_compare_and_set_loses_no_update(store):
             except PreconditionFailed:
                 pass
 
-    threads = [threading.Thread(target=increment, args=(25,)) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    run_threads(increment, 4, args=(25,))
     assert store.get(NS, "counter").value == b"100"
 
 
