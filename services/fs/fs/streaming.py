@@ -11,6 +11,7 @@ from flask import Request, current_app
 from werkzeug.formparser import FormDataParser, MultiPartParser
 
 READ_SIZE = 1024 * 1024
+MIN_READ_SIZE = 64 * 1024
 
 
 class LargeReadFormDataParser(FormDataParser):
@@ -18,8 +19,12 @@ class LargeReadFormDataParser(FormDataParser):
     third less CPU (measured in bench/RESULTS.md), the same as a raw PUT."""
 
     def _parse_multipart(self, stream, mimetype, content_length, options):
-        parser = MultiPartParser(stream_factory=self.stream_factory, max_form_memory_size=self.max_form_memory_size,
-                                 max_form_parts=self.max_form_parts, cls=self.cls, buffer_size=READ_SIZE)
+        # A read is buffered whole before parsing, and werkzeug refuses a buffer over the form
+        # memory limit (MAX_BODY_SIZE): keep reads well under it.
+        limit = self.max_form_memory_size
+        read_size = READ_SIZE if limit is None else max(MIN_READ_SIZE, min(READ_SIZE, limit // 4))
+        parser = MultiPartParser(stream_factory=self.stream_factory, max_form_memory_size=limit,
+                                 max_form_parts=self.max_form_parts, cls=self.cls, buffer_size=read_size)
         boundary = options.get("boundary", "").encode("ascii")
         if not boundary:
             raise ValueError("Missing boundary")

@@ -1,4 +1,5 @@
 """The size limit, interrupted uploads and leftovers: nothing partial is ever kept."""
+import hashlib
 import io
 import os
 
@@ -146,3 +147,12 @@ def test_a_bad_accel_setting_stops_the_service_naming_the_variable(build_app):
     from hipflask.config import ConfigError
     with pytest.raises(ConfigError, match="FS_ACCEL_REDIRECT"):
         build_app(build, FS_ACCEL_REDIRECT="maybe")
+
+
+def test_multipart_upload_larger_than_the_form_memory_limit_is_stored(build_app):
+    client = build_app(build, MAX_BODY_SIZE="256k", FS_MAX_UPLOAD_SIZE="8m").test_client()
+    payload = os.urandom(3 * 1024 * 1024)
+    response = client.post("/fs/big/over-form-limit.bin", data={"file": (io.BytesIO(payload), "x.bin")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 200
+    assert response.headers["X-Content-SHA256"] == hashlib.sha256(payload).hexdigest()
