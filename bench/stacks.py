@@ -86,9 +86,6 @@ class Target:
     def put_static(self, source: Path, name: str) -> None:
         raise NotImplementedError
 
-    def remove_static(self, name: str) -> None:
-        pass
-
     def dd(self, count_mib: int) -> tuple[float, str]:
         """Seconds to write count_mib MiB with dd conv=fsync on the fs data disk, and where."""
         raise NotImplementedError
