@@ -125,25 +125,8 @@ def test_delete_with_a_stale_if_match_raises_and_keeps_the_value(store):
     assert store.get(NS, "k").value == b"2"
 
 
-def test_concurrent_compare_and_set_loses_no_update(store):
-    store.put(NS, "counter", b"0", "text/plain")
-
-    def increment(times):
-        done = 0
-        while done < times:
-            item = store.get(NS, "counter")
-            try:
-                store.put(NS, "counter", str(int(item.value) + 1).encode(), "text/plain", if_match={item.etag})
-                done += 1
-            except PreconditionFailed:
-                pass
-
-    run_threads(increment, 4, args=(25,))
-    assert store.get(NS, "counter").value == b"100"
-
-
-def _increment_in_a_process(data_dir, times):
-    store = KVStore(data_dir, max_value_size=1024)
+def _cas_increment(store, times):
+    """Add 1 to the counter `times` times with compare-and-set, retrying every lost race."""
     done = 0
     while done < times:
         item = store.get(NS, "counter")
@@ -152,6 +135,16 @@ def _increment_in_a_process(data_dir, times):
             done += 1
         except PreconditionFailed:
             pass
+
+
+def test_concurrent_compare_and_set_loses_no_update(store):
+    store.put(NS, "counter", b"0", "text/plain")
+    run_threads(_cas_increment, 4, args=(store, 25))
+    assert store.get(NS, "counter").value == b"100"
+
+
+def _increment_in_a_process(data_dir, times):
+    _cas_increment(KVStore(data_dir, max_value_size=1024), times)
 
 
 def test_compare_and_set_across_processes_loses_no_update(store):
