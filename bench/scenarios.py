@@ -77,18 +77,11 @@ def scenarios(file_size: int, big_size: int) -> list[Scenario]:
                  ceiling="ceiling: nginx static Range 64 KiB", file_scenario=True, family="fs"),
         Scenario(f"ceiling: dd {human(big_size)} conv=fsync", "dd", "fs", size=big_size, is_ceiling=True,
                  file_scenario=True),
-        Scenario(f"upload {human(file_size)} multipart (curl -F)", "upload", "fs", "/fs/bench/upload-multipart.bin",
-                 upload="multipart", size=file_size, ceiling=f"ceiling: dd {human(big_size)} conv=fsync",
-                 file_scenario=True, family="fs"),
-        Scenario(f"upload {human(file_size)} PUT (curl -T)", "upload", "fs", "/fs/bench/upload-put.bin",
-                 upload="put", size=file_size, ceiling=f"ceiling: dd {human(big_size)} conv=fsync",
-                 file_scenario=True, family="fs"),
-        Scenario(f"upload {human(big_size)} multipart (curl -F)", "upload", "fs", "/fs/bench/big-multipart.bin",
-                 upload="multipart", size=big_size, ceiling=f"ceiling: dd {human(big_size)} conv=fsync",
-                 file_scenario=True, family="fs"),
-        Scenario(f"upload {human(big_size)} PUT (curl -T)", "upload", "fs", "/fs/bench/big-put.bin",
-                 upload="put", size=big_size, ceiling=f"ceiling: dd {human(big_size)} conv=fsync",
-                 file_scenario=True, family="fs"),
+        *(Scenario(f"upload {human(size)} {label}", "upload", "fs", f"/fs/bench/{prefix}-{upload}.bin",
+                   upload=upload, size=size, ceiling=f"ceiling: dd {human(big_size)} conv=fsync",
+                   file_scenario=True, family="fs")
+          for size, prefix in ((file_size, "upload"), (big_size, "big"))
+          for upload, label in (("multipart", "multipart (curl -F)"), ("put", "PUT (curl -T)"))),
     ]
 
 

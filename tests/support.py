@@ -64,11 +64,21 @@ def free_port_run(count: int) -> int:
 
 
 def run_threads(target, count: int, args: tuple = (), timeout: float = 120) -> None:
-    """Run `target(*args)` in `count` threads at once and wait for all of them."""
-    threads = [threading.Thread(target=target, args=args) for _ in range(count)]
+    """Run `target(*args)` in `count` threads at once, wait for all of them, and fail with the
+    exceptions any of them raised (a thread's exception is otherwise lost)."""
+    errors = []
+
+    def collecting():
+        try:
+            target(*args)
+        except Exception as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=collecting) for _ in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout)
     stuck = [thread for thread in threads if thread.is_alive()]
     assert not stuck, f"{len(stuck)} threads still running after {timeout}s"
+    assert errors == [], errors
