@@ -19,15 +19,13 @@ from hipflask.events import emit_local_event
 from hipflask.jsonp import json_response
 
 from fs import paths
-from fs.storage import Exists, Located, TooLarge, Volume
+from fs.errors import Exists, TooLarge
+from fs.records import Located
+from fs.storage import volume as _volume
 
 blueprint = Blueprint("fs", __name__, template_folder="templates")
 ACCEL_PREFIX = "/_fs_files/"
 SHA256_HEADER = "X-Content-SHA256"
-
-
-def _volume() -> Volume:
-    return current_app.extensions["fs"]
 
 
 @blueprint.before_app_request
@@ -59,9 +57,8 @@ def _send(located: Located, attachment: bool) -> Response:
         response.headers["X-Accel-Redirect"] = ACCEL_PREFIX + quote(located.relpath)
     else:
         response = send_file(located.path, conditional=True, download_name=located.name)
-    sha256 = _volume().known_sha256(located)
-    if sha256:
-        response.headers[SHA256_HEADER] = sha256
+    if located.sha256:
+        response.headers[SHA256_HEADER] = located.sha256
     if attachment:
         fallback = secure_filename(located.name) or "download"
         response.headers["Content-Disposition"] = (
@@ -90,7 +87,7 @@ def fs_download(path: str):
     :statuscode 400: the path is unsafe (``..``, encoded separators, a symlink, ...)
     :statuscode 404: no such file
     """
-    return _send(_volume().locate_file(paths.fs_path(path)), attachment=False)
+    return _send(_volume().locate_file(path), attachment=False)
 
 
 @blueprint.post("/fs/<path:path>")
@@ -120,11 +117,8 @@ def fs_put(path: str):
     :statuscode 413: the body is larger than FS_MAX_UPLOAD_SIZE (nothing is kept)
     """
     names = paths.fs_path(path)
-    volume = _volume()
     with _size_limit():
-        incoming = volume.receive(request.stream)
-    with incoming:
-        stored = volume.put(names, incoming)
+        stored = _volume().write(names, request.stream)
     emit_local_event("fs", {"action": "upload", "path": f"/fs/{path}"})
     return "Thanks", 200, {SHA256_HEADER: stored.sha256}
 
@@ -138,7 +132,7 @@ def fs_delete(path: str):
     :statuscode 400: the path is unsafe
     :statuscode 404: no such file
     """
-    _volume().delete(paths.fs_path(path))
+    _volume().delete(path)
     emit_local_event("fs", {"action": "delete", "path": f"/fs/{path}"})
     return "Deleted"
 

@@ -1,4 +1,4 @@
-"""The storage contract of fs.storage.Volume, without HTTP."""
+"""The storage contract of fs.volume.Volume, without HTTP."""
 import hashlib
 import io
 import os
@@ -8,7 +8,8 @@ import time
 import pytest
 
 from fs.paths import BadPath
-from fs.storage import Conflict, Exists, NotFound, TooLarge, Volume
+from fs.errors import Conflict, Exists, NotFound, TooLarge
+from fs.volume import Volume
 
 
 @pytest.fixture(params=["xattr", "sidecar"])
@@ -26,40 +27,40 @@ def received(volume, data: bytes):
 
 
 def test_put_stores_the_bytes_with_their_sha256(volume):
-    stored = volume.put(("a", "b", "c.bin"), received(volume, b"payload"))
+    stored = volume.put("a/b/c.bin", received(volume, b"payload"))
     assert stored.relpath == "files/a/b/c.bin"
     assert stored.sha256 == hashlib.sha256(b"payload").hexdigest()
     assert (volume.root / "files/a/b/c.bin").read_bytes() == b"payload"
 
 
 def test_put_replaces_an_existing_file(volume):
-    volume.put(("x.txt",), received(volume, b"old"))
-    volume.put(("x.txt",), received(volume, b"new"))
+    volume.put("x.txt", received(volume, b"old"))
+    volume.put("x.txt", received(volume, b"new"))
     assert (volume.root / "files/x.txt").read_bytes() == b"new"
 
 
 def test_put_leaves_no_temporary_file(volume):
-    volume.put(("x.txt",), received(volume, b"data"))
+    volume.put("x.txt", received(volume, b"data"))
     assert os.listdir(volume.tmp) == []
 
 
 def test_stored_files_are_readable_by_the_gateway(volume):
-    volume.put(("d", "x.txt"), received(volume, b"data"))
+    volume.put("d/x.txt", received(volume, b"data"))
     assert (volume.root / "files/d/x.txt").stat().st_mode & 0o777 == 0o644
     assert (volume.root / "files/d").stat().st_mode & 0o777 == 0o755
 
 
 def test_put_onto_a_folder_is_a_conflict(volume):
-    volume.put(("d", "x.txt"), received(volume, b"data"))
+    volume.put("d/x.txt", received(volume, b"data"))
     with pytest.raises(Conflict):
-        volume.put(("d",), received(volume, b"data"))
+        volume.put("d", received(volume, b"data"))
     assert os.listdir(volume.tmp) == []
 
 
 def test_put_below_a_file_is_a_conflict(volume):
-    volume.put(("f",), received(volume, b"data"))
+    volume.put("f", received(volume, b"data"))
     with pytest.raises(Conflict):
-        volume.put(("f", "x.txt"), received(volume, b"data"))
+        volume.put("f/x.txt", received(volume, b"data"))
 
 
 def test_create_refuses_an_existing_name_and_keeps_the_first_file(volume):
@@ -107,27 +108,27 @@ def test_receive_over_the_size_limit_raises_and_keeps_nothing(volume):
 
 
 def test_locate_finds_a_regular_file(volume):
-    volume.put(("a", "b.txt"), received(volume, b"12345"))
-    located = volume.locate_file(("a", "b.txt"))
+    volume.put("a/b.txt", received(volume, b"12345"))
+    located = volume.locate_file("a/b.txt")
     assert (located.relpath, located.name, located.size) == ("files/a/b.txt", "b.txt", 5)
     assert located.path == volume.root / "files/a/b.txt"
 
 
 @pytest.mark.parametrize("names", [("missing.txt",), ("no", "such", "file"), ("a",)])
 def test_locate_of_a_missing_file_or_a_folder_is_not_found(volume, names):
-    volume.put(("a", "b.txt"), received(volume, b"data"))
+    volume.put("a/b.txt", received(volume, b"data"))
     with pytest.raises(NotFound):
-        volume.locate_file(names)
+        volume.locate_file("/".join(names))
 
 
 @pytest.mark.parametrize("names", [("..", "x"), (".",), ("",), ("a\\b",), ("a\x00b",), ("a\nb",)])
 def test_unsafe_names_are_refused_everywhere(volume, names):
     with pytest.raises(BadPath):
-        volume.locate_file(names)
+        volume.locate_file("/".join(names))
     with pytest.raises(BadPath):
-        volume.delete(names)
+        volume.delete("/".join(names))
     with pytest.raises(BadPath):
-        volume.put(names, received(volume, b"data"))
+        volume.put("/".join(names), received(volume, b"data"))
 
 
 def test_a_symlinked_folder_in_the_volume_is_refused(volume, tmp_path):
@@ -136,11 +137,11 @@ def test_a_symlinked_folder_in_the_volume_is_refused(volume, tmp_path):
     (outside / "secret.txt").write_text("secret")
     os.symlink(outside, volume.root / "files" / "link")
     with pytest.raises(BadPath):
-        volume.locate_file(("link", "secret.txt"))
+        volume.locate_file("link/secret.txt")
     with pytest.raises(BadPath):
-        volume.put(("link", "new.txt"), received(volume, b"data"))
+        volume.put("link/new.txt", received(volume, b"data"))
     with pytest.raises(BadPath):
-        volume.delete(("link", "secret.txt"))
+        volume.delete("link/secret.txt")
     assert sorted(os.listdir(outside)) == ["secret.txt"]
 
 
@@ -149,11 +150,11 @@ def test_a_symlinked_file_in_the_volume_is_refused(volume, tmp_path):
     secret.write_text("secret")
     os.symlink(secret, volume.root / "files" / "link.txt")
     with pytest.raises(BadPath):
-        volume.locate_file(("link.txt",))
+        volume.locate_file("link.txt")
     with pytest.raises(BadPath):
-        volume.put(("link.txt",), received(volume, b"overwrite"))
+        volume.put("link.txt", received(volume, b"overwrite"))
     with pytest.raises(BadPath):
-        volume.delete(("link.txt",))
+        volume.delete("link.txt")
     assert secret.read_text() == "secret"
 
 
@@ -172,19 +173,19 @@ def test_a_symlinked_data_folder_is_refused(volume, tmp_path):
     (volume.root / "files").rmdir()
     os.symlink(tmp_path, volume.root / "files")
     with pytest.raises(BadPath):
-        volume.locate_file(("anything",))
+        volume.locate_file("anything")
 
 
 def test_delete_removes_the_file(volume):
-    volume.put(("a", "b.txt"), received(volume, b"data"))
-    volume.delete(("a", "b.txt"))
+    volume.put("a/b.txt", received(volume, b"data"))
+    volume.delete("a/b.txt")
     with pytest.raises(NotFound):
-        volume.locate_file(("a", "b.txt"))
+        volume.locate_file("a/b.txt")
 
 
 def test_delete_of_a_missing_file_is_not_found(volume):
     with pytest.raises(NotFound):
-        volume.delete(("missing.txt",))
+        volume.delete("missing.txt")
 
 
 def test_listing_names_sizes_times_and_sha256_sorted_by_name(volume):
@@ -217,7 +218,7 @@ def test_listing_computes_and_keeps_a_missing_sha256(volume):
     assert volume.listing("p")[0].sha256 == expected
     fd = os.open(folder / "placed.txt", os.O_RDONLY)
     try:
-        assert volume._read_sha256(fd, ("uploads", "p", "placed.txt"), os.fstat(fd)) == expected
+        assert volume.checksums.read(fd, ("uploads", "p", "placed.txt"), os.fstat(fd)) == expected
     finally:
         os.close(fd)
 

@@ -1,0 +1,45 @@
+"""What the volume answers: a stored file, a located file, a listing entry."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A file as stored: its path relative to the data dir, its size and sha256."""
+
+    relpath: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Located:
+    """An existing regular file, with what a download needs: `path` is absolute, `relpath`
+    relative to the data dir, `sha256` the kept one (None when never computed)."""
+
+    relpath: str
+    path: Path
+    name: str
+    size: int
+    modified: float
+    sha256: str | None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One file of a partition listing."""
+
+    name: str
+    size: int
+    modified: float
+    sha256: str | None
+
+    @property
+    def modified_iso(self) -> str:
+        return datetime.fromtimestamp(self.modified, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+    def as_json(self) -> dict:
+        return {"name": self.name, "size": self.size, "modified": self.modified_iso, "sha256": self.sha256}
