@@ -17,7 +17,8 @@ from hipflask.jsonp import json_response, make_my_response_json
 from hipflask.namespace import namespace
 
 from store import query as list_query
-from store.db import Store, Written, parse_id, parse_ids
+from store.db import Store
+from store.items import Written, parse_id, parse_ids
 
 blueprint = Blueprint("store", __name__)
 MERGE_PATCH = "application/merge-patch+json"
