@@ -12,7 +12,7 @@ from hipflask.errors import HipflaskError
 from hipflask.events import emit_local_event
 from hipflask.jsonp import dumps, json_response, jsonp_callback, wrap
 
-from render.templates import TemplateMissing
+from render.engine import TemplateMissing
 
 blueprint = Blueprint("render", __name__)
 NOT_TEMPLATE_DATA = ("callback", "_reload_cache")

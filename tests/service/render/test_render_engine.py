@@ -8,8 +8,9 @@ import pytest
 
 from hipflask.errors import HipflaskError
 from render.sandbox import Limits, json_finalize
-from render.templates import (BadTemplateName, TemplateFailed, TemplateMissing, Templates, mimetype_for,
-                              split_name)
+from render.engine import TemplateFailed, TemplateMissing
+from render.names import BadTemplateName, mimetype_for, split_name
+from render.templates import Templates
 
 
 def test_builtin_hello_html_renders_world_without_data(templates):
