@@ -49,8 +49,16 @@ class Volume:
             folder.mkdir(parents=True, exist_ok=True)
         self.host = (hostname or socket.gethostname() or "localhost").replace("~", "-").replace("/", "-")
         self.temporaries = Temporaries(self.tmp, self.host)
-        self.xattrs = probe_xattrs(self.temporaries.path())
-        self.checksums = Checksums(self.root, self.xattrs, self.temporaries.path)
+        self.checksums = Checksums(self.root, probe_xattrs(self.temporaries.path()), self.temporaries.path)
+
+    @property
+    def xattrs(self) -> bool:
+        """Whether sha256 values are kept in extended attributes (else in sidecars)."""
+        return self.checksums.xattrs
+
+    @xattrs.setter
+    def xattrs(self, value: bool) -> None:
+        self.checksums.xattrs = value
 
     # -- temporary files ------------------------------------------------------------------
 
