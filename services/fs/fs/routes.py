@@ -25,6 +25,8 @@ from fs.storage import volume as _volume
 
 blueprint = Blueprint("fs", __name__, template_folder="templates")
 ACCEL_PREFIX = "/_fs_files/"
+S3_ACCEL_PREFIX = "/_fs_s3/"
+S3_URL_HEADER = "X-S3-URL"
 SHA256_HEADER = "X-Content-SHA256"
 
 
@@ -50,11 +52,27 @@ def _uploaded_file() -> FileStorage:
     return upload
 
 
+def _send_object(located: Located) -> Response:
+    """An object-store file sent by the service itself (no gateway in front), Range passed on."""
+    answer = _volume().open(located, request.headers.get("Range"))
+    headers = {name: answer[key] for name, key in (("Content-Range", "ContentRange"), ("ETag", "ETag"),
+                                                   ("Content-Length", "ContentLength")) if answer.get(key)}
+    body = answer["Body"]
+    return current_app.response_class(body.iter_chunks(1024 * 1024), status=206 if "Content-Range" in headers else 200,
+                                      headers=headers, mimetype=answer.get("ContentType"), direct_passthrough=True)
+
+
 def _send(located: Located, attachment: bool) -> Response:
     if current_app.config["FS_ACCEL_REDIRECT"]:
         response = current_app.response_class(status=200)
-        del response.headers["Content-Type"]  # nginx then types the file by its name
-        response.headers["X-Accel-Redirect"] = ACCEL_PREFIX + quote(located.relpath)
+        del response.headers["Content-Type"]  # the gateway then types the file by its name
+        if located.key is None:
+            response.headers["X-Accel-Redirect"] = ACCEL_PREFIX + quote(located.relpath)
+        else:
+            response.headers["X-Accel-Redirect"] = S3_ACCEL_PREFIX
+            response.headers[S3_URL_HEADER] = _volume().url(located, "HEAD" if request.method == "HEAD" else "GET")
+    elif located.key is not None:
+        response = _send_object(located)
     else:
         response = send_file(located.path, conditional=True, download_name=located.name)
     if located.sha256:

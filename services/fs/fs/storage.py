@@ -1,4 +1,4 @@
-"""The fs service's storage on the app: its volume (`fs.volume.Volume`), opened at start."""
+"""The fs service's storage on the app: its backend (`FS_BACKEND`), opened at start."""
 from __future__ import annotations
 
 from flask import Flask, current_app
@@ -6,24 +6,55 @@ from flask import Flask, current_app
 from hipflask.config import Env
 from hipflask.health import add_ready_check
 
+from fs.backend import FileStore
 from fs.streaming import StreamingRequest
 from fs.volume import Volume
 
+CLAIM_PREFIX = "hipflask:fs:claim:"
+
+
+def _s3_store(app: Flask, env: Env, max_size: int) -> FileStore:
+    from fs.s3 import S3Settings, S3Store
+
+    settings = app.extensions["hipflask"]
+    backplane = app.extensions["hipflask.backplane"]
+    s3 = S3Settings(
+        endpoint_url=env.raw("S3_ENDPOINT_URL"),
+        bucket=env.str("S3_BUCKET", "hipflask"),
+        region=env.str("S3_REGION", "us-east-1"),
+        access_key_id=env.secret("S3_ACCESS_KEY_ID"),
+        secret_access_key=env.secret("S3_SECRET_ACCESS_KEY"),
+        prefix=env.str("S3_PREFIX", ""),
+        timeout=env.float("S3_TIMEOUT", 5.0, minimum=0.1),
+    )
+
+    def claim(key: str, token: str, seconds: int) -> bool | None:
+        return backplane.call("fs_claim", lambda client: bool(
+            client.set(CLAIM_PREFIX + key, token, nx=True, ex=seconds)))
+
+    def release(key: str) -> None:
+        backplane.call("fs_claim", lambda client: client.delete(CLAIM_PREFIX + key))
+
+    store = S3Store(s3, settings.data_dir, max_size, claim=claim, release=release, hostname=settings.hostname)
+    store.ensure_bucket()
+    return store
+
 
 def init_app(app: Flask, env: Env) -> None:
-    """Read FS_MAX_UPLOAD_SIZE and FS_ACCEL_REDIRECT, open the volume, clean leftovers of dead
-    uploads, and make multipart uploads stream into the volume."""
+    """Read FS_BACKEND, FS_MAX_UPLOAD_SIZE and FS_ACCEL_REDIRECT, open the backend, clean leftovers
+    of dead uploads, and make multipart uploads stream into temporary files of the backend."""
     settings = app.extensions["hipflask"]
     max_size = env.size("FS_MAX_UPLOAD_SIZE", "2g")
-    volume = Volume(settings.data_dir, max_size)
-    volume.clean_temporaries()
+    backend = env.choice("FS_BACKEND", "local", ("local", "s3"))
+    store = _s3_store(app, env, max_size) if backend == "s3" else Volume(settings.data_dir, max_size)
+    store.clean_temporaries()
     app.config["MAX_CONTENT_LENGTH"] = max_size
     app.config["FS_ACCEL_REDIRECT"] = env.bool("FS_ACCEL_REDIRECT", True)
     app.request_class = StreamingRequest
-    app.extensions["fs"] = volume
-    add_ready_check(app, "volume", volume.ready)
+    app.extensions["fs"] = store
+    add_ready_check(app, "volume" if backend == "local" else "object_store", store.ready)
 
 
-def volume() -> Volume:
-    """The volume of the app serving the current request."""
+def volume() -> FileStore:
+    """The storage backend of the app serving the current request."""
     return current_app.extensions["fs"]
