@@ -3,7 +3,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-READ = re.compile(r"""env\.(?:str|int|float|size|bool|choice|raw)\(\s*"([A-Z][A-Z0-9_]+)"|environ\.get\("([A-Z][A-Z0-9_]+)\"""")
+READ = re.compile(r"""env\.(?:str|int|float|size|bool|choice|raw|secret)\(\s*"([A-Z][A-Z0-9_]+)"|environ\.get\("([A-Z][A-Z0-9_]+)\"""")
 NOT_CONFIGURATION = {"RAW_URI", "REQUEST_URI"}  # WSGI environ keys, not environment variables
 
 

@@ -114,7 +114,16 @@ class S3Store:
             return getattr(self.client, operation)(Bucket=self.bucket, **kwargs)
         except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError,
                 botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectionClosedError) as exc:
+            log.warning("object store unreachable: %s %s", operation, exc)
             raise ObjectStoreUnavailable(type(exc).__name__) from None
+        except botocore.exceptions.ClientError as exc:
+            error = exc.response.get("Error", {})
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if error.get("Code") in ("NoSuchBucket", "AccessDenied", "InvalidAccessKeyId",
+                                     "SignatureDoesNotMatch") or status >= 500:
+                log.warning("object store refused %s: %s %s", operation, error.get("Code"), error.get("Message"))
+                raise ObjectStoreUnavailable(str(error.get("Code") or status)) from None
+            raise
 
     def _head(self, key: str) -> dict | None:
         try:
@@ -131,13 +140,16 @@ class S3Store:
     def ensure_bucket(self) -> None:
         """Create the bucket when it is missing (HeadBucket first: ListBuckets may list nothing)."""
         try:
-            self._call("head_bucket")
+            self.client.head_bucket(Bucket=self.bucket)
+            return
         except botocore.exceptions.ClientError as exc:
             if not _missing(exc):
                 raise
-            with contextlib.suppress(self.client.exceptions.BucketAlreadyOwnedByYou,
-                                     self.client.exceptions.BucketAlreadyExists):
-                self._call("create_bucket")
+        except botocore.exceptions.BotoCoreError as exc:
+            raise ObjectStoreUnavailable(type(exc).__name__) from None
+        with contextlib.suppress(self.client.exceptions.BucketAlreadyOwnedByYou,
+                                 self.client.exceptions.BucketAlreadyExists):
+            self._call("create_bucket")
 
     # -- temporary files ---------------------------------------------------------------------
 
@@ -312,6 +324,6 @@ class S3Store:
     # -- health --------------------------------------------------------------------------------
 
     def ready(self) -> bool:
-        """The bucket answers, and the scratch folder is writable."""
-        self._call("head_bucket")
+        """The bucket answers (made when missing), and the scratch folder is there."""
+        self.ensure_bucket()
         return self.tmp.is_dir()

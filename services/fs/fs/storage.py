@@ -1,6 +1,8 @@
 """The fs service's storage on the app: its backend (`FS_BACKEND`), opened at start."""
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, current_app
 
 from hipflask.config import Env
@@ -11,10 +13,11 @@ from fs.streaming import StreamingRequest
 from fs.volume import Volume
 
 CLAIM_PREFIX = "hipflask:fs:claim:"
+log = logging.getLogger("hipflask.fs")
 
 
 def _s3_store(app: Flask, env: Env, max_size: int) -> FileStore:
-    from fs.s3 import S3Settings, S3Store
+    from fs.s3 import ObjectStoreUnavailable, S3Settings, S3Store
 
     settings = app.extensions["hipflask"]
     backplane = app.extensions["hipflask.backplane"]
@@ -36,7 +39,10 @@ def _s3_store(app: Flask, env: Env, max_size: int) -> FileStore:
         backplane.call("fs_claim", lambda client: client.delete(CLAIM_PREFIX + key))
 
     store = S3Store(s3, settings.data_dir, max_size, claim=claim, release=release, hostname=settings.hostname)
-    store.ensure_bucket()
+    try:
+        store.ensure_bucket()
+    except ObjectStoreUnavailable as exc:  # not yet up (a cluster starting): readiness keeps asking
+        log.warning("fs: %s; starting anyway, not ready until it answers", exc.message)
     return store
 
 

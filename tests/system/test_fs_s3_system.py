@@ -1,0 +1,101 @@
+"""fs on S3 (SeaweedFS) through the gateway, natively and in compose (docker-compose.s3.yml): the same
+answers as on the local volume, downloads fetched by the gateway from the object store, and the
+uploader's first-writer-wins across fs replicas."""
+import hashlib
+import os
+import threading
+import uuid
+
+import pytest
+import requests
+
+from conftest import ComposeStack, NativeStack
+
+
+@pytest.fixture(scope="module", params=["native", "compose"])
+def s3_stack(request):
+    if request.param == "native":
+        stack = NativeStack()
+        stack.env.update(FS_BACKEND="s3", S3_ENDPOINT_URL=request.getfixturevalue("s3_endpoint"),
+                         S3_BUCKET="hipflask-system", S3_PREFIX=f"t-{uuid.uuid4().hex}",
+                         S3_ACCESS_KEY_ID="test", S3_SECRET_ACCESS_KEY="test")
+    else:
+        stack = ComposeStack()
+        stack.project += "-s3"
+        stack.compose += ["-f", "docker-compose.yml", "-f", "docker-compose.s3.yml"]
+    with stack as running:
+        yield running
+
+
+@pytest.fixture
+def url(s3_stack):
+    return s3_stack.url
+
+
+def test_a_file_put_through_the_gateway_comes_back_byte_identical(url):
+    blob = os.urandom(3 * 1024 * 1024 + 7)
+    assert requests.put(f"{url}/fs/s3/blob.bin", data=blob, timeout=30).status_code == 200
+    response = requests.get(f"{url}/fs/s3/blob.bin", timeout=30)
+    assert response.status_code == 200
+    assert response.content == blob
+    assert response.headers["X-Content-SHA256"] == hashlib.sha256(blob).hexdigest()
+
+
+def test_a_range_is_served_as_206(url):
+    requests.put(f"{url}/fs/s3/range.txt", data=b"0123456789", timeout=10)
+    response = requests.get(f"{url}/fs/s3/range.txt", headers={"Range": "bytes=3-5"}, timeout=10)
+    assert response.status_code == 206
+    assert response.content == b"345"
+
+
+def test_the_etag_gives_304(url):
+    requests.put(f"{url}/fs/s3/etag.txt", data=b"same", timeout=10)
+    etag = requests.get(f"{url}/fs/s3/etag.txt", timeout=10).headers["ETag"]
+    assert requests.get(f"{url}/fs/s3/etag.txt", headers={"If-None-Match": etag}, timeout=10).status_code == 304
+
+
+def test_head_answers_the_length_without_a_body(url):
+    requests.put(f"{url}/fs/s3/head.txt", data=b"12345", timeout=10)
+    response = requests.head(f"{url}/fs/s3/head.txt", timeout=10)
+    assert response.status_code == 200
+    assert response.headers["Content-Length"] == "5"
+    assert response.content == b""
+
+
+def test_an_uploader_download_is_an_attachment_of_its_name(url):
+    partition = f"s3p{uuid.uuid4().hex[:8]}"
+    requests.post(f"{url}/{partition}", files={"file": ("notes.txt", b"notes")}, timeout=10)
+    response = requests.get(f"{url}/dl/{partition}/notes.txt", timeout=10)
+    assert response.content == b"notes"
+    assert response.headers["Content-Disposition"].startswith('attachment; filename="notes.txt"')
+
+
+def test_a_missing_file_is_a_json_404(url):
+    response = requests.get(f"{url}/fs/s3/nothing-here.txt", timeout=10)
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_racing_uploads_of_one_name_across_fs_replicas_keep_exactly_one(s3_stack):
+    if isinstance(s3_stack, ComposeStack):
+        s3_stack.scale("fs", 3)
+    partition = f"race{uuid.uuid4().hex[:8]}"
+    barrier = threading.Barrier(12)
+    outcomes = {}
+
+    def upload(number):
+        session = requests.Session()
+        barrier.wait()
+        answer = session.post(f"{s3_stack.url}/{partition}", files={"file": ("same.txt", f"writer {number}".encode())},
+                              headers={"Accept": "application/json"}, timeout=60)
+        outcomes[number] = answer.status_code
+
+    threads = [threading.Thread(target=upload, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(90)
+    winners = [number for number, status in outcomes.items() if status == 200]
+    assert sorted(outcomes.values()) == [200] + [409] * 11
+    stored = requests.get(f"{s3_stack.url}/dl/{partition}/same.txt", timeout=10).content
+    assert stored == f"writer {winners[0]}".encode()
