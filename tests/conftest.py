@@ -59,7 +59,8 @@ def s3_endpoint():
     ports = {name: free_port() for name in ("master", "volume", "filer", "s3")}
     grpc = {name: free_port() for name in ports}
     argv = [binary, "server", f"-dir={workdir}", "-ip=127.0.0.1", "-master.telemetry=false",
-            "-s3", "-s3.port.iceberg=0", "-s3.port.lance=0", "-volume.max=0"]
+            "-s3", "-s3.port.iceberg=0", "-s3.port.lance=0", "-volume.max=100",
+            "-master.volumeSizeLimitMB=256"]
     for name, port in ports.items():
         argv += [f"-{name}.port={port}", f"-{name}.port.grpc={grpc[name]}"]
     log = open(Path(workdir) / "weed.log", "wb")
@@ -68,6 +69,10 @@ def s3_endpoint():
     try:
         wait_until(lambda: process.poll() is None and requests.get(f"{url}/healthz", timeout=2).status_code == 200,
                    60, "SeaweedFS to answer /healthz")
+        # /healthz answers before the master has elected itself and can place a write: wait for one.
+        wait_until(lambda: requests.put(f"{url}/hipflask-probe", timeout=5).status_code in (200, 409) and
+                   requests.put(f"{url}/hipflask-probe/ready", data=b"ok", timeout=5).status_code == 200,
+                   60, "SeaweedFS to store an object")
         yield url
     finally:
         process.terminate()
