@@ -5,22 +5,28 @@
     stack.py start [--port P] [--var DIR]             the same in the background (pid + log in var/)
     stack.py stop  [--var DIR]                        stops a background stack
 
-While running, SIGHUP to the stack process starts again any service that has exited (the system
-tests kill a service with SIGKILL, then ask for it back). Configuration comes from the
+Every process of the stack (Redis, each service's gunicorn, nginx) is supervised: one that exits
+is restarted with a backoff, and none outlives the stack (scripts/supervisor.py). SIGHUP restarts
+an exited process at once. `run` and `start` refuse to start over a running stack of the same
+VAR_DIR or a taken port, saying which, before anything is spawned. Configuration comes from the
 environment (README table); the stack only adds the addresses it chose.
 """
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
 from pathlib import Path
+
+from supervisor import Command, Supervisor
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("diagnostic", "store", "kv", "fs", "render")
@@ -52,10 +58,10 @@ class Stack:
         self.addresses = {name: f"127.0.0.1:{base_port + i}" for i, name in enumerate(SERVICES)}
         self.bench_address = f"127.0.0.1:{base_port + len(SERVICES)}"  # bench/ceiling_app.py, started by make bench
         self.redis_port = redis_port
-        self.processes: dict[str, subprocess.Popen] = {}
-        self.stopping = False
-        self.lock = threading.Lock()
+        self.lock_file = None
+        self.supervisor: Supervisor | None = None
         self.python = Path(sys.executable)
+        self.binaries: dict[str, str] = {}
 
     # ---- environment ---------------------------------------------------------------------------
     def service_env(self, name: str) -> dict[str, str]:
@@ -67,6 +73,7 @@ class Stack:
         if name == "diagnostic":
             env.setdefault("DIAGNOSTIC_TARGETS", ",".join(
                 f"{other}=http://{address}" for other, address in self.addresses.items() if other != "diagnostic"))
+            env["STACK_STATE_FILE"] = str(self.run_dir / "stack.json")
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "services" / name), env.get("PYTHONPATH")]))
         return env
 
@@ -95,114 +102,179 @@ class Stack:
         values["BENCH_ADDR"] = self.bench_address
         return values
 
-    # ---- processes -------------------------------------------------------------------------------
-    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT) -> None:
-        process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-        (self.run_dir / f"{name}.pgid").write_text(str(process.pid))
-        self.processes[name] = process
-        threading.Thread(target=self.relay, args=(name, process), daemon=True).start()
+    # ---- programs ---------------------------------------------------------------------------------
+    def redis_command(self, restarts: int) -> tuple[list[str], None]:
+        return [self.binaries["redis-server"], "--port", str(self.redis_port), "--bind", "127.0.0.1",
+                "--dir", str(self.var / "redis"), "--appendonly", "yes", "--appendfsync", "everysec",
+                "--save", "", "--protected-mode", "yes", "--daemonize", "no"], None
 
-    def relay(self, name: str, process: subprocess.Popen) -> None:
-        prefix = f"{name:<10}| ".encode()
-        for line in process.stdout:
-            sys.stdout.buffer.write(prefix + line)
-            sys.stdout.buffer.flush()
-        code = process.wait()
-        if not self.stopping:
-            sys.stdout.write(f"{'stack':<10}| {name} exited with status {code}; SIGHUP the stack to start it again\n")
-            sys.stdout.flush()
+    def service_command(self, name: str) -> Command:
+        def command(restarts: int) -> tuple[list[str], dict[str, str]]:
+            env = self.service_env(name)
+            env["HIPFLASK_RESTARTS"] = str(restarts)
+            if self.debug:
+                host, port = self.addresses[name].split(":")
+                env["FLASK_DEBUG"] = "1"
+                return [str(self.python), "-m", "flask", "--app", f"{name}.wsgi:build()", "run",
+                        "--debug", "--reload", "--host", host, "--port", port,
+                        "--extra-files", str(ROOT / "services" / name / "handlers")], env
+            return [str(self.python), "-m", "gunicorn", "-c", "python:hipflask.gunicorn_conf",
+                    "--pid", str(self.run_dir / f"{name}.gunicorn.pid"), f"{name}.wsgi:build()"], env
+        return command
 
-    def start_redis(self) -> None:
-        data = self.var / "redis"
-        data.mkdir(parents=True, exist_ok=True)
-        redis_server = find_binary("redis-server")
-        self.spawn("redis", [redis_server, "--port", str(self.redis_port), "--bind", "127.0.0.1",
-                             "--dir", str(data), "--appendonly", "yes", "--appendfsync", "everysec",
-                             "--save", "", "--protected-mode", "yes", "--daemonize", "no"])
+    def gateway_command(self, restarts: int) -> tuple[list[str], None]:
+        return [self.binaries["nginx"], "-p", str(self.run_dir), "-e", "stderr",
+                "-c", str(self.run_dir / "nginx.conf")], None
 
-    def start_service(self, name: str) -> None:
-        env = self.service_env(name)
-        if self.debug:
-            host, port = self.addresses[name].split(":")
-            env["FLASK_DEBUG"] = "1"
-            argv = [str(self.python), "-m", "flask", "--app", f"{name}.wsgi:build()", "run",
-                    "--debug", "--reload", "--host", host, "--port", port,
-                    "--extra-files", str(ROOT / "services" / name / "handlers")]
-        else:
-            argv = [str(self.python), "-m", "gunicorn", "-c", "python:hipflask.gunicorn_conf",
-                    "--pid", str(self.run_dir / f"{name}.gunicorn.pid"), f"{name}.wsgi:build()"]
-        self.spawn(name, argv, env)
-
-    def start_gateway(self) -> None:
+    def write_gateway_config(self) -> None:
         values = self.gateway_values()
         (self.run_dir / "hipflask.conf").write_text(render_template(GATEWAY_TEMPLATE.read_text(), values))
         (self.run_dir / "nginx.conf").write_text(render_template(NATIVE_TEMPLATE.read_text(), values))
-        (self.var / "data" / "fs").mkdir(parents=True, exist_ok=True)
-        nginx = find_binary("nginx", "/usr/sbin/nginx")
-        self.spawn("gateway", [nginx, "-p", str(self.run_dir), "-e", "stderr", "-c", str(self.run_dir / "nginx.conf")])
 
-    def start_missing(self) -> None:
-        with self.lock:
-            for name in SERVICES:
-                process = self.processes.get(name)
-                if process is None or process.poll() is not None:
-                    self.start_service(name)
+    # ---- before anything starts ---------------------------------------------------------------------
+    def ports(self) -> list[tuple[str, str, int]]:
+        """(what, host, port) for every port the stack listens on."""
+        ports = [("gateway", os.environ.get("GATEWAY_HOST", "127.0.0.1"), self.port),
+                 ("redis", "127.0.0.1", self.redis_port)]
+        for name, address in self.addresses.items():
+            host, port = address.rsplit(":", 1)
+            ports.append((name, host, int(port)))
+        return ports
 
-    def wait_ready(self, timeout: float) -> bool:
+    def refusal(self) -> str | None:
+        """Why this stack cannot start (another stack on this VAR_DIR, a port taken), or None.
+        On None the run lock is held for this process's lifetime."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        lock = open(self.run_dir / "stack.lock", "a+")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "unknown"
+            lock.close()
+            return f"stack: a stack is already running for {self.var} (pid {holder})"
+        taken = [f"stack: port {port} is taken ({what})" for what, host, port in self.ports() if not port_free(host, port)]
+        if taken:
+            lock.close()
+            return "\n".join(taken)
+        lock.truncate(0)
+        lock.write(str(os.getpid()))
+        lock.flush()
+        self.lock_file = lock
+        return None
+
+    # ---- running ----------------------------------------------------------------------------------
+    def announce_when_ready(self, timeout: float) -> None:
+        mode = "DEBUG MODE: Flask's debug server with code reloading; not for production. " if self.debug else ""
         deadline = time.monotonic() + timeout
         url = f"http://127.0.0.1:{self.port}/diagnostic"
         while time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(url, timeout=2) as response:
                     if response.status == 200:
-                        return True
+                        self.supervisor.say("stack", f"{mode}hipflask is up at http://127.0.0.1:{self.port}")
+                        (self.run_dir / "stack.ready").write_text(str(os.getpid()))
+                        return
             except OSError:
                 pass
-            if any(p.poll() is not None for n, p in self.processes.items() if n in ("redis", "gateway")):
-                return False
             time.sleep(0.2)
-        return False
-
-    def stop(self) -> None:
-        self.stopping = True
-        for name, process in reversed(list(self.processes.items())):
-            if process.poll() is None:
-                try:
-                    os.killpg(process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + 15
-        for process in self.processes.values():
-            try:
-                process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+        self.supervisor.say("stack", f"{mode}hipflask did not become ready; see the logs above")
+        (self.run_dir / "stack.ready").write_text(str(os.getpid()))
 
     def run(self) -> int:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        refusal = self.refusal()
+        if refusal:
+            print(refusal, file=sys.stderr)
+            return 1
+        self.binaries = {"redis-server": find_binary("redis-server"), "nginx": find_binary("nginx", "/usr/sbin/nginx")}
         for name in SERVICES:
             (self.var / "data" / name).mkdir(parents=True, exist_ok=True)
+        (self.var / "redis").mkdir(parents=True, exist_ok=True)
+        for stale in (*self.run_dir.glob("*.hold"), self.run_dir / "stack.ready"):
+            stale.unlink(missing_ok=True)
+        self.write_gateway_config()
+        hangup = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        signal.signal(signal.SIGHUP, lambda *_: threading.Thread(target=self.start_missing, daemon=True).start())
+        signal.signal(signal.SIGHUP, lambda *_: hangup.set())
+        self.supervisor = Supervisor(self.run_dir)
         try:
-            self.start_redis()
+            self.supervisor.add("redis", self.redis_command, ROOT)
             for name in SERVICES:
-                self.start_service(name)
-            self.start_gateway()
-            mode = "DEBUG MODE: Flask's debug server with code reloading; not for production. " if self.debug else ""
-            if self.wait_ready(timeout=90):
-                print(f"{'stack':<10}| {mode}hipflask is up at http://127.0.0.1:{self.port}", flush=True)
-            else:
-                print(f"{'stack':<10}| {mode}hipflask did not become ready; see the logs above", flush=True)
-            (self.run_dir / "stack.ready").write_text(str(os.getpid()))
-            while True:
-                time.sleep(3600)
+                self.supervisor.add(name, self.service_command(name), ROOT)
+            self.supervisor.add("gateway", self.gateway_command, ROOT)
+            threading.Thread(target=self.announce_when_ready, args=(90,), daemon=True).start()
+            while True:  # children are started from this thread: PR_SET_PDEATHSIG follows the thread
+                if hangup.is_set():
+                    hangup.clear()
+                    self.supervisor.restart_now()
+                self.supervisor.tick()
+                time.sleep(0.1)
         except (KeyboardInterrupt, SystemExit):
             return 0
         finally:
-            self.stop()
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            self.supervisor.stop()
             (self.run_dir / "stack.ready").unlink(missing_ok=True)
+
+
+def port_free(host: str, port: int) -> bool:
+    """True when nothing listens on host:port (a port in TIME_WAIT counts as free, as it does for
+    nginx, gunicorn and Redis, which all bind with SO_REUSEADDR)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+            return True
+        except OSError:
+            return False
+
+
+def stop_background(var: Path) -> int:
+    pid_file = var / "run" / "stack.pid"
+    if not pid_file.exists():
+        print("stack: no native stack is running (no var/run/stack.pid)")
+        return 0
+    pid = int(pid_file.read_text())
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pid_file.unlink(missing_ok=True)
+        return 0
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    pid_file.unlink(missing_ok=True)
+    print("stack: stopped")
+    return 0
+
+
+def start_background(stack: Stack, args: argparse.Namespace) -> int:
+    refusal = stack.refusal()
+    if refusal:
+        print(refusal, file=sys.stderr)
+        return 1
+    stack.lock_file.close()  # the background stack takes the lock itself
+    log = stack.var / "log" / "stack.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, __file__, "run", "--port", str(args.port), "--var", str(args.var),
+            "--base-port", str(args.base_port), "--redis-port", str(args.redis_port)]
+    with open(log, "ab") as out:
+        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True)
+    (stack.run_dir / "stack.pid").write_text(str(process.pid))
+    ready = stack.run_dir / "stack.ready"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if ready.exists() and ready.read_text() == str(process.pid):
+            print(f"stack: started in the background (pid {process.pid}, log {log}) at http://127.0.0.1:{args.port}")
+            return 0
+        time.sleep(0.2)
+    print(f"stack: did not start; see {log}")
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -214,47 +286,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis-port", type=int, default=int(os.environ.get("REDIS_PORT", 6390)))
     parser.add_argument("--debug", action="store_true")
     args = parser.parse_args(argv)
-    pid_file = args.var.resolve() / "run" / "stack.pid"
     if args.command == "stop":
-        if not pid_file.exists():
-            print("stack: no native stack is running (no var/run/stack.pid)")
-            return 0
-        pid = int(pid_file.read_text())
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pid_file.unlink(missing_ok=True)
-            return 0
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.1)
-        pid_file.unlink(missing_ok=True)
-        print("stack: stopped")
-        return 0
+        return stop_background(args.var.resolve())
+    stack = Stack(args.port, args.var, args.debug, args.base_port, args.redis_port)
     if args.command == "start":
-        log = args.var.resolve() / "log" / "stack.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        pid_file.parent.mkdir(parents=True, exist_ok=True)
-        argv = [sys.executable, __file__, "run", "--port", str(args.port), "--var", str(args.var),
-                "--base-port", str(args.base_port), "--redis-port", str(args.redis_port)]
-        with open(log, "ab") as out:
-            process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       start_new_session=True)
-        pid_file.write_text(str(process.pid))
-        ready = args.var.resolve() / "run" / "stack.ready"
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and process.poll() is None:
-            if ready.exists() and ready.read_text() == str(process.pid):
-                print(f"stack: started in the background (pid {process.pid}, log {log}) at http://127.0.0.1:{args.port}")
-                return 0
-            time.sleep(0.2)
-        print(f"stack: did not start; see {log}")
-        return 1
-    return Stack(args.port, args.var, args.debug, args.base_port, args.redis_port).run()
+        return start_background(stack, args)
+    return stack.run()
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ def create_app(service: str, blueprint: Blueprint | None = None, *,
         response.headers["X-APP-VERSION"] = settings.version
         return response
 
-    app.register_blueprint(health.blueprint)
+    health.init_app(app, env)
     if blueprint is not None:
         app.register_blueprint(blueprint)
     if init is not None:

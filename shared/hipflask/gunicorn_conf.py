@@ -5,6 +5,7 @@ see bench/RESULTS.md for the measurements behind the defaults.
 """
 import os
 
+from hipflask import uptime
 from hipflask.config import Env
 
 _env = Env()
@@ -22,3 +23,7 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 forwarded_allow_ips = "*"
 # gunicorn 27 opens a control socket under $HOME by default; hipflask does not use it.
 control_socket_disable = True
+
+
+def on_starting(server):
+    uptime.count_start(_env)

@@ -3,13 +3,25 @@
 `/_hipflask/live` answers as long as the process serves requests. `/_hipflask/ready` runs the
 service's readiness checks (each a callable returning True or raising); 200 when all pass, 503
 naming those that failed. Redis is reported but does not make a service unready: caches and
-events fail open.
+events fail open. Both report the process's `uptime_seconds` and `restarts` (hipflask.uptime).
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, Flask, current_app, jsonify
+
+from hipflask import uptime
+from hipflask.config import Env
 
 blueprint = Blueprint("hipflask_health", __name__)
+
+
+def init_app(app: Flask, env: Env) -> None:
+    app.extensions["hipflask.restarts"] = uptime.restarts(env)
+    app.register_blueprint(blueprint)
+
+
+def _lifetime() -> dict:
+    return {"uptime_seconds": uptime.uptime_seconds(), "restarts": current_app.extensions["hipflask.restarts"]}
 
 
 def add_ready_check(app, name: str, check) -> None:
@@ -23,7 +35,8 @@ def live():
     :statuscode 200: always
     """
     settings = current_app.extensions["hipflask"]
-    return jsonify(status="ok", service=settings.service, version=settings.version, hostname=settings.hostname)
+    return jsonify(status="ok", service=settings.service, version=settings.version, hostname=settings.hostname,
+                   **_lifetime())
 
 
 @blueprint.get("/_hipflask/ready")
@@ -50,5 +63,6 @@ def ready():
         "failed": failed,
         "redis": "ok" if backplane.ping() else "unreachable",
         "redis_failures": dict(backplane.failures),
+        **_lifetime(),
     }
     return jsonify(body), 200 if not failed else 503

@@ -5,8 +5,16 @@ from hipflask.health import add_ready_check
 def test_live_answers_200_with_service_version_and_hostname(make_app):
     response = make_app().test_client().get("/_hipflask/live")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "service": "unit", "version": "unit-version",
-                                   "hostname": "unit-host"}
+    body = response.get_json()
+    assert isinstance(body.pop("uptime_seconds"), float)
+    assert body == {"status": "ok", "service": "unit", "version": "unit-version", "hostname": "unit-host",
+                    "restarts": None}
+
+
+def test_live_and_ready_report_the_restart_count_the_supervisor_passes(make_app):
+    client = make_app(HIPFLASK_RESTARTS="3").test_client()
+    assert client.get("/_hipflask/live").get_json()["restarts"] == 3
+    assert client.get("/_hipflask/ready").get_json()["restarts"] == 3
 
 
 def test_ready_answers_200_when_every_check_passes(make_app, redis_url):

@@ -15,6 +15,7 @@ import requests
 from flask import Flask
 from requests.adapters import HTTPAdapter
 
+from hipflask import uptime
 from hipflask.config import ConfigError, Env
 
 DEFAULT_TARGETS = "store=http://store:8000,kv=http://kv:8000,fs=http://fs:8000,render=http://render:8000"
@@ -29,8 +30,10 @@ class Result:
 
 
 class Checker:
-    def __init__(self, targets: dict[str, str], timeout: float, backplane, settings, max_age: float = 0.0):
+    def __init__(self, targets: dict[str, str], timeout: float, backplane, settings, max_age: float = 0.0,
+                 restarts: int | None = None):
         self.settings = settings
+        self.restarts = restarts
         self.max_age = max_age
         self._latest: tuple[float, list[Result]] | None = None
         self._running = threading.Lock()
@@ -77,7 +80,9 @@ class Checker:
         futures[self.pool.submit(self._redis)] = "redis"
         done, _ = wait(futures, timeout=self.timeout + 0.1)
         me = self.settings
-        results = [Result("diagnostic", True, 0.0, {"version": me.version, "hostname": me.hostname})]
+        results = [Result("diagnostic", True, 0.0, {"version": me.version, "hostname": me.hostname,
+                                                    "uptime_seconds": uptime.uptime_seconds(),
+                                                    "restarts": self.restarts})]
         for future, name in futures.items():
             if future in done:
                 results.append(future.result())
@@ -101,4 +106,5 @@ def init_app(app: Flask, env: Env) -> None:
     timeout = env.float("DIAGNOSTIC_TIMEOUT", 1.0, minimum=0.01)
     max_age = env.float("DIAGNOSTIC_CACHE_SECONDS", 1.0)
     app.extensions["diagnostic"] = Checker(targets, timeout, app.extensions["hipflask.backplane"],
-                                          app.extensions["hipflask"], max_age)
+                                          app.extensions["hipflask"], max_age, app.extensions["hipflask.restarts"])
+    app.extensions["diagnostic.stack_state"] = env.raw("STACK_STATE_FILE")

@@ -8,6 +8,8 @@ from hipflask.events import emit_local_event
 from hipflask.jsonp import make_my_response_json
 from hipflask.namespace import namespace
 
+from diagnostic import supervision
+
 blueprint = Blueprint("diagnostic", __name__)
 
 
@@ -37,9 +39,12 @@ def diagnostic():
                           "latency_ms": round(result.latency_ms, 2),
                           "version": result.detail.get("version"),
                           "hostname": result.detail.get("hostname"),
+                          "uptime_seconds": result.detail.get("uptime_seconds"),
+                          "restarts": result.detail.get("restarts"),
                           **({"detail": result.detail} if not result.ok else {})}
             for result in results
         },
+        **supervision.report(current_app.extensions["diagnostic.stack_state"]),
         "status_code": 200 if not failed else 500,
     }
 

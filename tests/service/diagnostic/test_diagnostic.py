@@ -98,3 +98,29 @@ def test_results_are_reused_within_the_cache_age(build_app):
 def test_results_are_fresh_without_a_cache_age(client):
     first = client.get("/diagnostic").get_json()["checked_at"]
     wait_until(lambda: client.get("/diagnostic").get_json()["checked_at"] > first, 5, "a fresh check")
+
+
+def test_diagnostic_reports_its_own_uptime_and_restart_count(build_app):
+    from diagnostic.wsgi import build
+    app = build_app(build, DIAGNOSTIC_TARGETS="", HIPFLASK_RESTARTS="2", DIAGNOSTIC_CACHE_SECONDS="0")
+    check = app.test_client().get("/diagnostic").get_json()["checks"]["diagnostic"]
+    assert check["restarts"] == 2
+    assert check["uptime_seconds"] >= 0
+
+
+def test_diagnostic_shows_the_native_supervisors_process_table(build_app, tmp_path):
+    from diagnostic.wsgi import build
+    state = tmp_path / "stack.json"
+    state.write_text(json.dumps({"pid": 41, "started_at": 1.0, "processes": {
+        "redis": {"pid": 42, "state": "running", "started_at": 1.0, "restarts": 3},
+        "gateway": {"pid": 43, "state": "waiting", "started_at": 1.0, "restarts": 1}}}))
+    app = build_app(build, DIAGNOSTIC_TARGETS="", STACK_STATE_FILE=str(state))
+    stack = app.test_client().get("/diagnostic").get_json()["stack"]
+    assert stack["supervisor_pid"] == 41
+    assert stack["processes"]["redis"]["restarts"] == 3
+    assert stack["processes"]["redis"]["uptime_seconds"] > 0
+    assert stack["processes"]["gateway"] == {"state": "waiting", "pid": 43, "restarts": 1, "uptime_seconds": None}
+
+
+def test_diagnostic_leaves_the_process_table_out_without_a_state_file(client):
+    assert "stack" not in client.get("/diagnostic").get_json()

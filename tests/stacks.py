@@ -1,0 +1,210 @@
+"""The stacks the system and fault tiers talk to, through the gateway: native and compose.
+
+Both are started with the same environment (STACK_ENV plus a tier's own) and offer the same
+controls: `kill` a service with SIGKILL and keep it down (as an operator's `docker compose kill`),
+`start` it again and wait until the gateway routes to it, and `crash` a process with SIGKILL the
+way the OOM killer would, after which its supervisor (the native stack's, or Docker's restart
+policy) brings it back by itself.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import requests
+
+from support import docker_available, free_port, free_port_run, missing, wait_until
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVICES = ("diagnostic", "store", "kv", "fs", "render")
+STACK_ENV = {
+    "RENDER_TOKEN": "test-token",
+    "MAX_BODY_SIZE": "1m",
+    "FS_MAX_UPLOAD_SIZE": "64m",
+    "LOCAL_EVENT_SOURCES": "*",
+    "LOG_LEVEL": "INFO",
+}
+
+
+class Stack:
+    kind = ""
+
+    def __init__(self, env: dict[str, str] | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**STACK_ENV, **(env or {})}
+
+    def healthy(self) -> bool:
+        return requests.get(f"{self.url}/diagnostic", timeout=5).status_code == 200
+
+    def wait_healthy(self, timeout: float = 90) -> None:
+        wait_until(self.healthy, timeout, f"{self.kind} stack to answer /diagnostic with 200")
+
+    def wait_routes(self, service: str, timeout: float = 60) -> None:
+        """Until the gateway reaches the service again (its /diagnostic check passes)."""
+        def routed():
+            body = requests.get(f"{self.url}/diagnostic", timeout=5).json()
+            return body["checks"][service]["status"] == "ok" and self.healthy()
+        wait_until(routed, timeout, f"the gateway to reach {service} again")
+
+
+class NativeStack(Stack):
+    kind = "native"
+
+    def __enter__(self):
+        for binary in ("redis-server", "nginx"):
+            if not shutil.which(binary) and not os.path.exists(f"/usr/sbin/{binary}"):
+                missing(f"{binary} is not installed (make build installs it)")
+        self.var = Path(tempfile.mkdtemp(prefix="hipflask-native-"))
+        self.log = open(self.var / "stack.log", "wb")
+        self.static = self.var / "static"
+        self.static.mkdir()
+        self.base_port, self.redis_port = free_port_run(6), free_port()
+        self.process = subprocess.Popen(self.command(), env=self.process_env(), stdout=self.log,
+                                        stderr=subprocess.STDOUT)
+        try:
+            self.wait_healthy()
+        except AssertionError:
+            log = (self.var / "stack.log").read_text()[-4000:]
+            self.__exit__()
+            raise AssertionError(f"native stack did not start:\n{log}")
+        return self
+
+    def command(self, var: Path | None = None) -> list[str]:
+        """`stack.py run` for this stack (or another VAR_DIR on the same ports)."""
+        return [sys.executable, str(ROOT / "scripts" / "stack.py"), "run", "--port", str(self.port),
+                "--var", str(var or self.var), "--base-port", str(self.base_port),
+                "--redis-port", str(self.redis_port)]
+
+    def process_env(self) -> dict[str, str]:
+        env = {**os.environ, **self.env, "STATIC_DIR": str(self.static)}
+        env.pop("VAR_DIR", None)
+        return env
+
+    def __exit__(self, *exc):
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+        shutil.rmtree(self.var, ignore_errors=True)
+
+    def pid(self, name: str) -> int:
+        """The pid of a process of the stack (its group's leader): a service's gunicorn master,
+        `redis`, `gateway` (the nginx master)."""
+        return int((self.var / "run" / f"{name}.pgid").read_text())
+
+    def state(self) -> dict:
+        """The supervisor's process table (run/stack.json)."""
+        return json.loads((self.var / "run" / "stack.json").read_text())
+
+    def kill(self, service: str) -> None:
+        """SIGKILL the service's whole process group and keep it down until `start`."""
+        (self.var / "run" / f"{service}.hold").write_text("held by the tests")
+        pgid = self.pid(service)
+        os.killpg(pgid, signal.SIGKILL)
+        wait_until(lambda: not group_alive(pgid), 10, f"{service} to die")
+
+    def start(self, service: str) -> None:
+        """Release a held service; the supervisor starts it at once."""
+        (self.var / "run" / f"{service}.hold").unlink(missing_ok=True)
+        self.wait_routes(service)
+
+    def crash(self, name: str) -> int:
+        """SIGKILL one process (not its workers), as the OOM killer would; returns its pid."""
+        pid = self.pid(name)
+        os.kill(pid, signal.SIGKILL)
+        return pid
+
+    def back(self, name: str, old_pid: int) -> bool:
+        """The supervisor has started `name` again since `old_pid` was killed."""
+        process = self.state()["processes"][name]
+        return process["state"] == "running" and process["pid"] != old_pid
+
+    def data_dir(self, service: str) -> Path:
+        return self.var / "data" / service
+
+    def put_static(self, name: str, data: bytes) -> None:
+        (self.static / name).write_bytes(data)
+
+
+class ComposeStack(Stack):
+    kind = "compose"
+
+    def __init__(self):
+        super().__init__()
+        self.project = f"hipflask-test-{os.getpid()}"
+        self.compose = os.environ.get("COMPOSE", "docker compose").split()
+
+    def run(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
+        env = {**os.environ, **self.env, "GATEWAY_PORT": str(self.port), "GATEWAY_BIND": "127.0.0.1"}
+        result = subprocess.run([*self.compose, "-p", self.project, *args], cwd=ROOT, env=env,
+                                capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        return result
+
+    def __enter__(self):
+        if not docker_available():
+            missing("Docker is not available for the compose stack")
+        try:
+            self.run("up", "-d", "--build", "--wait")
+            self.wait_healthy()
+        except AssertionError:
+            logs = self.run("logs", "--no-color", "--tail", "60", check=False).stdout
+            self.__exit__()
+            raise AssertionError(f"compose stack did not start:\n{logs[-6000:]}")
+        return self
+
+    def __exit__(self, *exc):
+        self.run("down", "-v", "--remove-orphans", "--timeout", "5", check=False)
+
+    def kill(self, service: str) -> None:
+        self.run("kill", "-s", "SIGKILL", service)
+
+    def container(self, service: str) -> str:
+        return self.run("ps", "-q", service).stdout.split()[0]
+
+    def crash(self, service: str) -> int:
+        """SIGKILL the container's main process (its gunicorn master) from the host, as the OOM
+        killer would. A `docker exec ... kill -9 1` cannot do it: the kernel ignores SIGKILL sent
+        to a PID namespace's init from inside the namespace. Returns the host pid."""
+        pid = int(subprocess.run(["docker", "inspect", "--format", "{{.State.Pid}}", self.container(service)],
+                                 capture_output=True, text=True, check=True).stdout)
+        os.kill(pid, signal.SIGKILL)
+        return pid
+
+    def start(self, service: str) -> None:
+        self.run("up", "-d", "--no-deps", "--wait", service)
+        self.wait_routes(service)
+
+    def put_static(self, name: str, data: bytes) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / name
+            path.write_bytes(data)
+            path.chmod(0o644)
+            self.run("cp", str(path), f"gateway:/srv/static/{name}")
+
+    def scale(self, service: str, replicas: int) -> None:
+        self.run("up", "-d", "--no-recreate", "--wait", "--scale", f"{service}={replicas}")
+
+
+def group_alive(pgid: int) -> bool:
+    """A process group still has a live (not zombie) member."""
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                text = Path(f"/proc/{entry.name}/stat").read_text()
+            except OSError:
+                continue
+            fields = text[text.rindex(")") + 2:].split()
+            if int(fields[2]) == pgid and fields[0] not in "ZX":
+                return True
+    return False
