@@ -7,7 +7,7 @@ PORT ?= 8080
 COMPOSE ?= docker compose
 export PORT
 
-.PHONY: help build run debug start stop status test test-unit test-service test-system bench docs clean clean-data
+.PHONY: help build run debug start stop status test test-unit test-service test-system test-faults bench docs clean clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -35,7 +35,7 @@ stop: ## stop what `make start` started
 status: ## the /diagnostic summary as a table
 	@$(PY) scripts/status.py http://127.0.0.1:$(PORT)
 
-test: ## the whole suite: unit, service and system tiers (native and compose stacks), then one quick bench pass
+test: ## the whole suite: unit, service, system and fault tiers (native and compose stacks), then one quick bench pass
 	@scripts/setup.sh --test
 	@$(PY) -m pytest tests
 	@$(PY) bench/run.py --quick
@@ -51,6 +51,10 @@ test-service: ## each service with its test client and a real Redis
 test-system: ## HTTP through the gateway, against the native and the compose stack
 	@scripts/setup.sh --test
 	@$(PY) -m pytest tests/system
+
+test-faults: ## the native stack hurt on purpose: kill -9 under load, Redis stopped, the stack itself killed
+	@scripts/setup.sh --test
+	@$(PY) -m pytest tests/faults
 
 docs: ## the HTML API reference from the route docstrings, in docs/_build/html
 	@scripts/setup.sh --docs

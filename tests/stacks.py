@@ -172,12 +172,22 @@ class ComposeStack(Stack):
     def container(self, service: str) -> str:
         return self.run("ps", "-q", service).stdout.split()[0]
 
+    def inspect(self, service: str, template: str) -> str:
+        return subprocess.run(["docker", "inspect", "--format", template, self.container(service)],
+                              capture_output=True, text=True, check=True).stdout.strip()
+
+    def container_pid(self, service: str) -> int:
+        """The host pid of the container's main process (0 while it is not running)."""
+        return int(self.inspect(service, "{{.State.Pid}}"))
+
+    def container_health(self, service: str) -> str:
+        return self.inspect(service, "{{.State.Health.Status}}")
+
     def crash(self, service: str) -> int:
         """SIGKILL the container's main process (its gunicorn master) from the host, as the OOM
         killer would. A `docker exec ... kill -9 1` cannot do it: the kernel ignores SIGKILL sent
         to a PID namespace's init from inside the namespace. Returns the host pid."""
-        pid = int(subprocess.run(["docker", "inspect", "--format", "{{.State.Pid}}", self.container(service)],
-                                 capture_output=True, text=True, check=True).stdout)
+        pid = self.container_pid(service)
         os.kill(pid, signal.SIGKILL)
         return pid
 
