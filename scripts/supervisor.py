@@ -92,13 +92,12 @@ class Child:
 
 
 class Supervisor:
-    def __init__(self, run_dir: Path):
+    def __init__(self, run_dir: Path, adopt_orphans: bool = True):
         self.run_dir = run_dir
         self.children: dict[str, Child] = {}
-        self.stopping = False
         self.started_at = time.time()
         self.output = threading.Lock()
-        if _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        if adopt_orphans and _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
             self.say("stack", "cannot become a child subreaper; orphaned workers are left to init")
 
     # ---- output ----------------------------------------------------------------------------------
@@ -206,7 +205,6 @@ class Supervisor:
     # ---- stopping --------------------------------------------------------------------------------
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM every group, last started first; SIGKILL what is left at the deadline."""
-        self.stopping = True
         children = [child for child in reversed(list(self.children.values())) if child.process]
         for child in children:
             self.signal_group(child, signal.SIGTERM)
