@@ -12,7 +12,7 @@ import pytest
 import requests
 
 SIZE = 6 * 1024 * 1024 + 7
-LIMIT = 64 * 1024 * 1024  # FS_MAX_UPLOAD_SIZE in tests/system/conftest.py
+LIMIT = 64 * 1024 * 1024  # FS_MAX_UPLOAD_SIZE in tests/stacks.py
 
 
 @pytest.fixture(scope="module")
