@@ -9,7 +9,7 @@ import uuid
 import pytest
 import requests
 
-from conftest import ComposeStack, NativeStack
+from stacks import ComposeStack, NativeStack
 
 
 @pytest.fixture(scope="module", params=["native", "compose"])
