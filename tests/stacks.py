@@ -138,8 +138,8 @@ class NativeStack(Stack):
 class ComposeStack(Stack):
     kind = "compose"
 
-    def __init__(self):
-        super().__init__()
+    def __init__(self, env: dict[str, str] | None = None):
+        super().__init__(env)
         self.project = f"hipflask-test-{os.getpid()}"
         self.compose = os.environ.get("COMPOSE", "docker compose").split()
 

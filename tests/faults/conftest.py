@@ -1,4 +1,4 @@
-"""The fault tier: the real native stack, hurt on purpose (processes killed, Redis stopped).
+"""The fault tier: the real stacks hurt on purpose (processes killed, Redis stopped).
 
 One stack per module: a test that kills a process waits until it is back before it ends, so the
 next test starts from a whole stack. Figures (writes checked, restart times, failed requests)
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from stacks import NativeStack
+from stacks import ComposeStack, NativeStack
 
 FAULT_ENV = {"GATEWAY_ACCESS_LOG": "off"}
 FIGURES: list[str] = []
@@ -17,6 +17,15 @@ FIGURES: list[str] = []
 @pytest.fixture(scope="module")
 def native_stack():
     with NativeStack(FAULT_ENV) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def compose_stack():
+    """The compose stack, under a project name of its own (the system tier's may be up too)."""
+    stack = ComposeStack(FAULT_ENV)
+    stack.project += "-faults"
+    with stack as running:
         yield running
 
 
