@@ -183,17 +183,23 @@ class Supervisor:
             child.restart_at = 0.0
 
     def reap_orphans(self) -> None:
-        """Reap exited workers that were orphaned to us (our own programs are Popen's to reap)."""
-        ours = {child.process.pid for child in self.children.values() if child.process}
-        me = os.getpid()
-        for entry in os.scandir("/proc"):
-            if entry.name.isdigit() and int(entry.name) not in ours:
-                stat = _stat(int(entry.name))
-                if stat and stat[0] == "Z" and stat[1] == me:
-                    try:
-                        os.waitpid(int(entry.name), os.WNOHANG)
-                    except ChildProcessError:
-                        pass
+        """Reap exited workers that were orphaned to us; our own programs are left to Popen,
+        which keeps their exit status (waitid with WNOWAIT looks without reaping)."""
+        ours = {child.process.pid: child.process for child in self.children.values() if child.process}
+        while True:
+            try:
+                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                return
+            if info is None or info.si_pid == 0:
+                return
+            if info.si_pid in ours:
+                ours.pop(info.si_pid).poll()
+            else:
+                try:
+                    os.waitpid(info.si_pid, os.WNOHANG)
+                except ChildProcessError:
+                    pass
 
     @staticmethod
     def signal_group(child: Child, signum: int) -> None:
