@@ -148,9 +148,17 @@ class Supervisor:
             if child.state == "held" and not self.hold_file(child.name).exists():
                 child.state, child.restart_at = "waiting", now
             if child.state == "waiting" and now >= child.restart_at:
-                child.restarts += 1
-                self.spawn(child)
+                self.restart(child, now)
         self.reap_orphans()
+
+    def restart(self, child: Child, now: float) -> None:
+        child.restarts += 1
+        try:
+            self.spawn(child)
+        except OSError as exc:  # e.g. its binary was removed: try again later, as for a crash
+            child.failures += 1
+            child.restart_at = now + backoff(child.failures)
+            self.say("stack", f"{child.name} could not start ({exc}); next try in {backoff(child.failures):g} s")
 
     def exited(self, child: Child, now: float) -> None:
         code = child.process.returncode

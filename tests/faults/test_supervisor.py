@@ -66,3 +66,10 @@ def test_the_restart_count_reaches_the_program(supervisor, tmp_path):
     out = tmp_path / "count"
     supervisor.add("counter", lambda restarts: (["sh", "-c", f"echo {restarts} > {out}; exit 1"], None), Path("/"))
     run_until(supervisor, lambda: out.exists() and out.read_text().strip() == "2", 10, "the second restart")
+
+
+def test_a_program_that_cannot_be_started_again_is_retried_not_fatal(supervisor, capsysbinary):
+    supervisor.add("vanished", lambda restarts: (["true"] if restarts == 0 else ["/nonexistent/binary"], None),
+                   Path("/"))
+    run_until(supervisor, lambda: supervisor.children["vanished"].restarts >= 2, 10, "two tries")
+    assert "vanished could not start" in capsysbinary.readouterr().out.decode()
