@@ -38,7 +38,7 @@ from hipflask.errors import HipflaskError
 from hipflask.health import add_ready_check
 from hipflask.sqlite import Databases
 
-from store import sqlite_sql as sql
+from store import sqlite_query, sqlite_sql as sql
 from store.items import (MAX_ID, Item, Page, PreconditionFailed, Written, check_name, check_preconditions,
                          client_fields, encode, make_item, merge_fields, merge_patch, now_ms)
 from store.query import Query
@@ -99,17 +99,18 @@ class Store:
             if not_modified is not None and not_modified(EMPTY_VERSION):
                 return Page(EMPTY_VERSION, None, None)
             return Page(EMPTY_VERSION, [], 0)
+        sqlite_query.prepare(connection)
         connection.execute("BEGIN")
         try:
             row = connection.execute("SELECT token, revision FROM stores WHERE name = ?", (store,)).fetchone()
             version = f"{row[0]}-{row[1]}" if row else EMPTY_VERSION
             if not_modified is not None and not_modified(version):
                 return Page(version, None, None)
-            where, params = sql.where(store, query)
+            where, params = sqlite_query.where(store, query)
             params["limit"] = -1 if query.limit is None else query.limit
             params["offset"] = query.offset
             items = [text for (text,) in connection.execute(
-                f"SELECT data FROM items WHERE {where} ORDER BY {sql.order_by(query, params)} "
+                f"SELECT data FROM items WHERE {where} ORDER BY {sqlite_query.order_by(query, params)} "
                 "LIMIT :limit OFFSET :offset", params)]
             if (query.limit is None or len(items) < query.limit) and (items or query.offset == 0):
                 total = query.offset + len(items)

@@ -6,6 +6,7 @@ The storage contract (ids, timestamps, etags, merges) is in store.db; the list c
 from __future__ import annotations
 
 import hashlib
+import json
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, request
@@ -17,11 +18,13 @@ from hipflask.jsonp import json_response, make_my_response_json
 from hipflask.namespace import namespace
 
 from store import query as list_query
+from store.relations import add_related
 from store.db import Store
 from store.items import Written, parse_id, parse_ids
 
 blueprint = Blueprint("store", __name__)
 MERGE_PATCH = "application/merge-patch+json"
+PATCH_TYPES = (MERGE_PATCH, "application/json")
 
 
 def _store() -> Store:
@@ -81,30 +84,47 @@ def list_items(name):
     :query _limit, _offset: a page (also json-server's ``_start``/``_end`` and ``_page``/``_per_page``)
     :query _sort: ``a,-b`` sorts by ``a`` ascending then ``b`` descending (``_order=asc,desc`` also works)
     :query _since: only items updated after this time (epoch milliseconds)
-    :query field: ``field=value`` keeps items whose field equals the value (dotted paths reach nested fields)
+    :query q: items with a string value (nested too) containing this text, ignoring case
+    :query _embed: ``comments`` adds each item's ``comments`` (the items of store comments whose ``<singular>Id`` is its id)
+    :query _expand: ``post`` adds each item's ``post`` (the item of store posts named by ``postId``)
+    :query field: ``field=value`` keeps items whose field equals the value (dotted paths reach nested fields);
+        also ``field_gte``, ``_lte``, ``_ne``, ``_like`` (regular expression) and ``field:eq|ne|lt|lte|gt|gte|in|contains|startsWith|endsWith``
     :query callback: optional JSONP callback
     :reqheader If-None-Match: the list's ETag; ``304`` when the list has not changed
+    :resheader ETag: the list's version for this query
     :resheader X-Total-Count: how many items match before paging
     :resheader Link: ``<...>; rel="next"`` when there is a next page
     :statuscode 200: the items as a JSON array
     :statuscode 304: not modified since the ETag given in If-None-Match
-    :statuscode 400: a bad store name or query parameter
+    :statuscode 400: a bad store name or query parameter (an unknown operator, a bad regular expression)
     """
     query = list_query.parse(request.args)
     digest = hashlib.blake2b(request.query_string, digest_size=6).hexdigest()
     check = request.if_none_match if "If-None-Match" in request.headers else None
-    page = _store().list(namespace(), name, query,
-                         None if check is None else lambda version: check.contains_weak(f"{version}-{digest}"))
+    related = bool(query.embed or query.expand)
+    page = _store().list(namespace(), name, query, None if check is None or related
+                         else lambda version: check.contains_weak(f"{version}-{digest}"))
     etag = f"{page.version}-{digest}"
     if page.items is None:
         return _not_modified(etag)
-    response = json_response("[" + ",".join(page.items) + "]")
+    body = "[" + ",".join(page.items) + "]"
+    if related:
+        items = [json.loads(text) for text in page.items]
+        etag = _related_etag(etag, add_related(_store(), namespace(), name, items, query))
+        if check is not None and check.contains_weak(etag):
+            return _not_modified(etag)
+        body = items
+    response = json_response(body)
     response.headers["X-Total-Count"] = str(page.total)
     if query.limit is not None and query.offset + len(page.items) < page.total:
         next_page = urlencode(list_query.next_page(request.args, query))
         response.headers["Link"] = f'<{request.base_url}?{next_page}>; rel="next"'
     response.set_etag(etag)
     return response
+
+
+def _related_etag(etag: str, versions: list[str]) -> str:
+    return f"{etag}-{hashlib.blake2b(' '.join(versions).encode(), digest_size=6).hexdigest()}"
 
 
 @blueprint.post("/store/<name>")
@@ -127,20 +147,28 @@ def append_item(name):
 def get_item(name, item_id):
     """One item with its id, created and updated.
 
+    :query _embed: ``comments`` adds the item's ``comments`` (as for lists)
+    :query _expand: ``post`` adds the item's ``post`` (as for lists)
     :query callback: optional JSONP callback (a missing item is then ``200`` with ``cb({});``)
     :reqheader If-None-Match: the item's ETag; ``304`` when it has not changed
+    :resheader ETag: the item's version
     :statuscode 200: the item
     :statuscode 304: not modified since the ETag given in If-None-Match
     :statuscode 400: a bad store name or an id that is not an integer from 1 to 2**53-1
     :statuscode 404: no such item; the body is ``{}``
     """
+    relations = list_query.relations(request.args)
     item = _store().get(namespace(), name, parse_id(item_id))
     if item is None:
         return {}, 404
-    if request.if_none_match.contains_weak(item.etag):
-        return _not_modified(item.etag)
-    response = json_response(item.text)
-    response.set_etag(item.etag)
+    etag, body = item.etag, item.text
+    if relations.embed or relations.expand:
+        body = json.loads(item.text)
+        etag = _related_etag(etag, add_related(_store(), namespace(), name, [body], relations))
+    if request.if_none_match.contains_weak(etag):
+        return _not_modified(etag)
+    response = json_response(body)
+    response.set_etag(etag)
     return response
 
 
@@ -164,21 +192,23 @@ def merge_item(name, item_id):
 @blueprint.patch("/store/<name>/<item_id>")
 @make_my_response_json
 def patch_item(name, item_id):
-    """Apply a JSON Merge Patch (RFC 7396) to an item, creating it when missing.
+    """Apply a JSON Merge Patch (RFC 7396) to an item, creating it when missing: nested objects
+    merge, ``null`` removes. ``application/json`` is taken as a merge patch too (HTTPie, json-server).
 
-    :reqheader Content-Type: ``application/merge-patch+json``
+    :reqheader Content-Type: ``application/merge-patch+json`` or ``application/json``
     :reqheader If-Match: the item's ETag; ``412`` when the item changed meanwhile
     :query callback: optional JSONP callback
     :statuscode 200: the item as it is now, with its new ETag
     :statuscode 201: the item was created
     :statuscode 400: a bad store name or id, malformed JSON or a patch that is not an object
     :statuscode 412: the item does not match If-Match
-    :statuscode 415: the body is not ``application/merge-patch+json``
+    :statuscode 415: the body is neither ``application/merge-patch+json`` nor ``application/json``;
+        ``Accept-Patch`` lists both
     """
     item_id = parse_id(item_id)
-    if request.mimetype != MERGE_PATCH:
-        raise HipflaskError(415, "unsupported_media_type", f"PATCH takes {MERGE_PATCH}",
-                            headers={"Accept-Patch": MERGE_PATCH})
+    if request.mimetype not in PATCH_TYPES:
+        raise HipflaskError(415, "unsupported_media_type", f"PATCH takes {' or '.join(PATCH_TYPES)}",
+                            headers={"Accept-Patch": ", ".join(PATCH_TYPES)})
     return _written(name, _store().merge(namespace(), name, item_id, json_body(dict), rfc7396=True,
                                          if_match=_if_match()))
 

@@ -170,9 +170,9 @@ def test_patch_of_a_missing_item_creates_it_with_201(client):
 
 def test_patch_with_another_content_type_is_415(client):
     item_id, _ = make(client, a=1)
-    response = client.patch(f"/store/things/{item_id}", json={"a": 2})
+    response = client.patch(f"/store/things/{item_id}", data='{"a": 2}', content_type="text/plain")
     assert response.status_code == 415
-    assert response.headers["Accept-Patch"] == MERGE
+    assert response.headers["Accept-Patch"] == f"{MERGE}, application/json"
     assert client.get(f"/store/things/{item_id}").get_json()["a"] == 1
 
 
