@@ -1,4 +1,9 @@
-"""Routes of the fs service: the file store `/fs/<path>` and the uploader (`/<partition>`, `/list/`, `/dl/`).
+"""Routes of the fs service: the file store `/fs/<path>` and the uploader (`/<partition>`, `/<partition>/`,
+`/list/`, `/dl/`).
+
+A partition's listing at `/<partition>/` links its files by relative names (`a.txt` is
+`/<partition>/a.txt`), so mirroring tools that stay below a URL (rclone's http backend, `wget -r
+-np`) follow it; `/list/<partition>` keeps its `/dl/` links.
 
 Downloads are answered with `X-Accel-Redirect` to the gateway's internal location `/_fs_files/`,
 which serves the file from the volume (Range, ETag, 304, HEAD, content types); with
@@ -89,11 +94,16 @@ def _wants_json_listing() -> bool:
     return requested == "json" if requested else wants_json()
 
 
-def _listing(partition: str, stored: str | None = None) -> Response:
+def _listing(partition: str, stored: str | None = None, relative: bool = False, status: int = 200) -> Response:
     entries = _volume().listing(partition)
     if _wants_json_listing():
-        return json_response([entry.as_json() for entry in entries])
-    return make_response(render_template("fs/listing.html", partition=partition, entries=entries, stored=stored))
+        return json_response([entry.as_json() for entry in entries], status)
+    page = render_template("fs/listing.html", partition=partition, entries=entries, stored=stored, relative=relative)
+    return make_response(page, status)
+
+
+def _wants_html() -> bool:
+    return not _wants_json_listing() and "text/html" in request.accept_mimetypes.values()
 
 
 @blueprint.get("/fs/<path:path>")
@@ -191,6 +201,60 @@ def upload(partition: str):
     response = _listing(partition, stored=name)
     response.headers[SHA256_HEADER] = stored.sha256
     return response
+
+
+@blueprint.put("/<partition>/<name>")
+def upload_by_put(partition: str, name: str):
+    """Store the raw request body in a partition under a safe version of `name`: ``curl -T file
+    http://host/<partition>/`` (curl then sends ``PUT /<partition>/file``) or ``curl -T file
+    http://host/<partition>/<name>``. Streamed to the volume with its sha256, as the form upload.
+
+    Answers curl and other clients that do not ask for ``text/html`` with the download URL on one
+    line of ``text/plain``; browsers with the partition's listing (JSON with ``?format=json`` or
+    ``Accept: application/json``).
+
+    :param partition: 1-128 letters, digits, ``_.-``; not a reserved name
+    :param name: the file's name, made safe as the form upload makes it
+    :resheader Location: the download URL
+    :resheader X-Content-SHA256: the file's sha256
+    :statuscode 201: stored; the body is the download URL (or the listing)
+    :statuscode 400: bad partition, or a name with nothing safe in it
+    :statuscode 409: a file of that name exists; the first file is kept
+    :statuscode 413: the body is larger than FS_MAX_UPLOAD_SIZE (nothing is kept)
+    """
+    partition = paths.partition(partition)
+    name = paths.upload_name(name)
+    volume = _volume()
+    with _size_limit():
+        incoming = volume.receive(request.stream)
+    try:
+        stored = volume.create(partition, name, incoming)
+    except Exists:
+        if not _wants_html():
+            raise
+        return render_template("fs/exists.html", partition=partition, name=name), 409
+    emit_local_event("fs", {"action": "upload", "path": f"/{partition}/{name}"})
+    url = f"{request.host_url}{quote(partition)}/{quote(name)}"
+    headers = {SHA256_HEADER: stored.sha256, "Location": url}
+    if _wants_html() or _wants_json_listing():
+        response = _listing(partition, stored=name, relative=True, status=201)
+        response.headers.extend(headers)
+        return response
+    return Response(url + "\n", 201, headers, mimetype="text/plain")
+
+
+@blueprint.get("/<partition>/")
+def partition_listing(partition: str):
+    """The files of a partition with links relative to this URL, for mirrors (``rclone copy
+    --http-url http://host/<partition>/ :http: dir``, ``wget -r -np``); JSON as for ``/list/<partition>``.
+
+    :param partition: 1-128 letters, digits, ``_.-``; not a reserved name
+    :query format: ``json`` or ``html`` (overrides ``Accept``)
+    :query callback: optional JSONP callback for the JSON listing
+    :statuscode 200: the listing (empty for an unknown partition)
+    :statuscode 400: the partition name is invalid or reserved
+    """
+    return _listing(paths.partition(partition), relative=True)
 
 
 @blueprint.get("/list/<partition>")
