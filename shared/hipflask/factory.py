@@ -6,7 +6,7 @@ from typing import Callable, Mapping
 
 from flask import Blueprint, Flask
 
-from hipflask import errors, health
+from hipflask import errors, health, openapi
 from hipflask.backplane import Backplane
 from hipflask.config import Env, Settings
 from hipflask.handlers import load_handlers
@@ -45,6 +45,7 @@ def create_app(service: str, blueprint: Blueprint | None = None, *,
         return response
 
     health.init_app(app, env)
+    app.register_blueprint(openapi.blueprint)
     if blueprint is not None:
         app.register_blueprint(blueprint)
     if init is not None:

@@ -18,6 +18,8 @@ from requests.adapters import HTTPAdapter
 from hipflask import uptime
 from hipflask.config import ConfigError, Env
 
+from diagnostic.api_document import StackDocument
+
 DEFAULT_TARGETS = "store=http://store:8000,kv=http://kv:8000,fs=http://fs:8000,render=http://render:8000"
 
 
@@ -108,3 +110,4 @@ def init_app(app: Flask, env: Env) -> None:
     app.extensions["diagnostic"] = Checker(targets, timeout, app.extensions["hipflask.backplane"],
                                           app.extensions["hipflask"], max_age, app.extensions["hipflask.restarts"])
     app.extensions["diagnostic.stack_state"] = env.raw("STACK_STATE_FILE")
+    app.extensions["diagnostic.openapi"] = StackDocument(app, app.extensions["diagnostic"])

@@ -1,7 +1,7 @@
 """Routes of the diagnostic service."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app, jsonify, request
 
 from hipflask.convert import convert_multidict, request_data
 from hipflask.events import emit_local_event
@@ -47,6 +47,16 @@ def diagnostic():
         **supervision.report(current_app.extensions["diagnostic.stack_state"]),
         "status_code": 200 if not failed else 500,
     }
+
+
+@blueprint.get("/openapi.json")
+def openapi_document():
+    """The OpenAPI 3.1 document of every public route of every service, generated from their
+    route tables and docstrings (services that did not answer are named in ``info.x-missing``).
+
+    :statuscode 200: the document
+    """
+    return jsonify(current_app.extensions["diagnostic.openapi"].latest())
 
 
 @blueprint.get("/diagnostic/echo")

@@ -123,6 +123,7 @@ def fs_upload(path: str):
     """Store the multipart field `file` at `path`, replacing any file there (`curl -F file=@x`).
 
     :param path: a relative path of plain names; missing folders are made
+    :reqheader Content-Type: ``multipart/form-data`` with the field ``file``
     :statuscode 200: ``Thanks``; the header ``X-Content-SHA256`` holds the file's sha256
     :statuscode 400: the path is unsafe or the field ``file`` is missing
     :statuscode 409: a folder is at `path`, or a file is where a folder is needed
@@ -139,6 +140,7 @@ def fs_put(path: str):
     """Store the raw request body at `path`, replacing any file there (`curl -T x`).
 
     :param path: a relative path of plain names; missing folders are made
+    :reqheader Content-Type: any (``application/octet-stream``); the body is stored as it is
     :statuscode 200: ``Thanks``; the header ``X-Content-SHA256`` holds the file's sha256
     :statuscode 400: the path is unsafe
     :statuscode 409: a folder is at `path`, or a file is where a folder is needed
@@ -183,6 +185,7 @@ def upload(partition: str):
     Answers the partition's listing (HTML, or JSON as for ``/list/<partition>``).
 
     :param partition: 1-128 letters, digits, ``_.-``; not a reserved name
+    :reqheader Content-Type: ``multipart/form-data`` with the field ``file``
     :statuscode 200: the listing naming the file; ``X-Content-SHA256`` holds its sha256
     :statuscode 400: bad partition, missing field ``file``, or a name with nothing safe in it
     :statuscode 409: a file of that name exists (HTML page); the first file is kept
@@ -215,6 +218,7 @@ def upload_by_put(partition: str, name: str):
 
     :param partition: 1-128 letters, digits, ``_.-``; not a reserved name
     :param name: the file's name, made safe as the form upload makes it
+    :reqheader Content-Type: any (``application/octet-stream``); the body is stored as it is
     :resheader Location: the download URL
     :resheader X-Content-SHA256: the file's sha256
     :statuscode 201: stored; the body is the download URL (or the listing)

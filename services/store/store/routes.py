@@ -132,6 +132,7 @@ def _related_etag(etag: str, versions: list[str]) -> str:
 def append_item(name):
     """Append an item: the JSON object body, or the query and form values (numbers keep their type).
 
+    :reqheader Content-Type: ``application/json`` (an object), or ``application/x-www-form-urlencoded`` values
     :query callback: optional JSONP callback
     :statuscode 200: ``{"id": <the new item's id>}``
     :statuscode 400: a bad store name, malformed JSON or a JSON body that is not an object
@@ -177,6 +178,7 @@ def get_item(name, item_id):
 def merge_item(name, item_id):
     """Merge fields into an item (created with this id when missing); ``null`` or ``"null"`` removes a field.
 
+    :reqheader Content-Type: ``application/json`` (an object), or ``application/x-www-form-urlencoded`` values
     :query callback: optional JSONP callback
     :reqheader If-Match: the item's ETag; ``412`` when the item changed meanwhile
     :statuscode 200: ``{}``
@@ -218,6 +220,7 @@ def patch_item(name, item_id):
 def replace_item(name, item_id):
     """Replace an item whole (its ``created`` is kept), creating it when missing.
 
+    :reqheader Content-Type: ``application/json`` (an object), or ``application/x-www-form-urlencoded`` values
     :query callback: optional JSONP callback
     :reqheader If-Match: the item's ETag; ``412`` when the item changed meanwhile
     :reqheader If-None-Match: ``*`` creates only; ``412`` when the item exists
