@@ -4,7 +4,8 @@
 # them; the second waits, then reuses what the first installed.
 #   scripts/setup.sh              runtime: redis-server, nginx, .venv with requirements.txt
 #   scripts/setup.sh --docs       also Sphinx for `make docs`: requirements-docs.txt
-#   scripts/setup.sh --test       also the test tools: requirements-dev.txt (docs included), chromium, wrk
+#   scripts/setup.sh --test       also the test tools: requirements-dev.txt (docs included), chromium, wrk,
+#                                 rclone, and the npm clients of tests/system/clients (npm ci)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -27,6 +28,8 @@ command -v flock >/dev/null || need_packages+=(util-linux)
 if [ "$WITH_TEST" = "--test" ]; then
     command -v wrk >/dev/null || need_packages+=(wrk)
     [ -x /usr/bin/chromium ] || need_packages+=(chromium)
+    command -v rclone >/dev/null || need_packages+=(rclone)
+    command -v npm >/dev/null || need_packages+=(npm)
 fi
 if [ ${#need_packages[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
@@ -66,5 +69,14 @@ if [ ! -f "$stamp" ]; then
     "$VENV/bin/pip" install -q --disable-pip-version-check -r "$requirements"
     "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e shared
     touch "$stamp"
+fi
+if [ "$WITH_TEST" = "--test" ]; then
+    clients=tests/system/clients
+    clients_stamp="$clients/node_modules/.hipflask-$(sha256sum "$clients/package-lock.json" | cut -c1-16)"
+    if [ ! -f "$clients_stamp" ]; then
+        say "installing the npm clients of $clients (npm ci)"
+        (cd "$clients" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+        touch "$clients_stamp"
+    fi
 fi
 say "ready ($VENV)"

@@ -11,12 +11,14 @@ from stacks import ComposeStack, NativeStack
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked compose_only run against the compose stack alone."""
+    """Tests marked compose_only run against the compose stack alone, native_only against the native one."""
     kept, dropped = [], []
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
-        native = params.get("stack") == "native"
-        (dropped if native and item.get_closest_marker("compose_only") else kept).append(item)
+        kind = params.get("stack")
+        only = "compose" if item.get_closest_marker("compose_only") else (
+            "native" if item.get_closest_marker("native_only") else None)
+        (dropped if kind and only and kind != only else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
