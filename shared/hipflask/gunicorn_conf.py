@@ -4,6 +4,8 @@ Threaded workers (gthread) keep the gateway's upstream connections alive between
 see bench/RESULTS.md for the measurements behind the defaults.
 """
 import os
+import signal
+import threading
 
 from hipflask import uptime
 from hipflask.config import Env
@@ -23,7 +25,31 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 forwarded_allow_ips = "*"
 # gunicorn 27 opens a control socket under $HOME by default; hipflask does not use it.
 control_socket_disable = True
+# Seconds a SIGTERM'd service keeps serving before its graceful stop: a load balancer that still
+# resolves it (nginx caches DNS for 5 s) then never meets a closed port during a rolling update.
+drain_seconds = _env.float("DRAIN_SECONDS", 0.0)
 
 
 def on_starting(server):
     uptime.count_start(_env)
+
+
+def when_ready(server):
+    if drain_seconds > 0:
+        _drain_before_stopping(server, drain_seconds)
+
+
+def _drain_before_stopping(server, seconds: float) -> None:
+    """The first SIGTERM starts a drain of `seconds` (requests still served), then stops gracefully;
+    a second SIGTERM stops at once, as without a drain."""
+    stop = server.handle_term
+    draining = threading.Event()
+
+    def handle_term():
+        if draining.is_set():
+            return stop()
+        draining.set()
+        server.log.info("SIGTERM: serving for %.1f s more (DRAIN_SECONDS), then stopping", seconds)
+        threading.Timer(seconds, os.kill, (os.getpid(), signal.SIGTERM)).start()
+
+    server.handle_term = handle_term
