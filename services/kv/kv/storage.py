@@ -19,7 +19,7 @@ Contract of `KVStore` (every method takes the namespace first, as `hipflask.name
 """
 from __future__ import annotations
 
-import json
+import functools
 import os
 import sqlite3
 import time
@@ -28,12 +28,14 @@ from typing import Collection, NamedTuple
 
 from flask import Flask
 
+from hipflask import json_depth
 from hipflask.config import ConfigError, Env
 from hipflask.errors import HipflaskError
 from hipflask.health import add_ready_check
 from hipflask.sqlite import Databases
 
 MAX_KEY_BYTES = 1024
+PATHS_CACHED = 4096
 ANY = "*"
 READY_FILE = ".kv-ready.sqlite3"  # a namespace never starts with a dot, so this is no namespace's file
 
@@ -140,11 +142,11 @@ def _after_prefix(prefix: str) -> str | None:
     return None
 
 
-def _check_json(value: bytes) -> None:
+def _check_json(value: bytes, max_depth: int) -> None:
     def reject(constant: str):
         raise ValueError(constant)
     try:
-        json.loads(value.decode("utf-8"), parse_constant=reject)
+        json_depth.loads(value.decode("utf-8"), max_depth, parse_constant=reject)
     except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise InvalidJson() from None
 
@@ -162,17 +164,17 @@ def _check_conditions(current: str | None, if_match: Collection[str] | None,
 class KVStore:
     """The values of every namespace, under `data_dir`."""
 
-    def __init__(self, data_dir: Path, *, max_value_size: int, vfs: str | None = None, synchronous: str = "FULL"):
+    def __init__(self, data_dir: Path, *, max_value_size: int, vfs: str | None = None, synchronous: str = "FULL",
+                 max_json_depth: int = json_depth.DEFAULT_MAX_JSON_DEPTH):
         self.data_dir = Path(data_dir)
         self.max_value_size = max_value_size
+        self.max_json_depth = max_json_depth
         self.databases = Databases(vfs=vfs, synchronous=synchronous, schema=_schema)
-        self._paths: dict[str, Path] = {}
+        # Namespaces come from clients: the cache of their paths is bounded (least recently used out).
+        self._path = functools.lru_cache(maxsize=PATHS_CACHED)(self._namespace_path)
 
-    def _path(self, namespace: str) -> Path:
-        path = self._paths.get(namespace)
-        if path is None:
-            path = self._paths.setdefault(namespace, self.data_dir / f"{namespace}.sqlite3")
-        return path
+    def _namespace_path(self, namespace: str) -> Path:
+        return self.data_dir / f"{namespace}.sqlite3"
 
     def get(self, namespace: str, key: str) -> Item | None:
         """The key's value, None when it has none (or it expired)."""
@@ -192,7 +194,7 @@ class KVStore:
         if len(value) > self.max_value_size:
             raise ValueTooLarge(self.max_value_size)
         if is_json_type(content_type):
-            _check_json(value)
+            _check_json(value, self.max_json_depth)
         etag = os.urandom(8).hex()
         with self.databases.write(self._path(namespace)) as connection:
             modified = now_ms()
@@ -250,7 +252,7 @@ def init_app(app: Flask, env: Env) -> None:
                           f"got {max_value_size}")
     synchronous = env.choice("KV_SYNC", "full", ("full", "normal"))
     store = KVStore(settings.data_dir, max_value_size=max_value_size, vfs=settings.sqlite_vfs,
-                    synchronous=synchronous.upper())
+                    synchronous=synchronous.upper(), max_json_depth=settings.max_json_depth)
     store.data_dir.mkdir(parents=True, exist_ok=True)
     try:
         store.ready()
