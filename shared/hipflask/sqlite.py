@@ -23,6 +23,7 @@ from hipflask.config import ConfigError
 
 BUSY_TIMEOUT_SECONDS = 60.0
 MAX_CONNECTIONS_PER_THREAD = 64
+MAX_READY_PATHS = 4096
 
 
 class Databases:
@@ -36,7 +37,7 @@ class Databases:
         self.synchronous = synchronous
         self.schema = schema
         self._local = threading.local()
-        self._ready: set[Path] = set()
+        self._ready: set[Path] = set()  # files whose schema is made; forgotten past MAX_READY_PATHS
         self._ready_lock = threading.Lock()
 
     def _open(self, path: Path, create: bool) -> sqlite3.Connection:
@@ -57,6 +58,8 @@ class Databases:
                 if path not in self._ready and self.schema is not None:
                     with self.transaction(connection):
                         self.schema(connection)
+                if len(self._ready) >= MAX_READY_PATHS:
+                    self._ready.clear()  # the schema statements are idempotent: a forgotten file is checked again
                 self._ready.add(path)
         return connection
 
