@@ -35,12 +35,16 @@ class WholeBody:
         self._declared = declared
         self._where = where
         self.received = 0
+        self._failure: IncompleteBody | None = None
 
     def _broken(self, detail: str) -> IncompleteBody:
+        if self._failure is not None:  # a reader that tries again after the error: logged once
+            return self._failure
         expected = f"of {self._declared} declared bytes" if self._declared is not None else "(chunked)"
         message = f"the request body ended after {self.received} bytes {expected}: {detail}; nothing was stored"
         log.warning("%s: %s", self._where, message)
-        return IncompleteBody(message)
+        self._failure = IncompleteBody(message)
+        return self._failure
 
     def _counted(self, data: bytes, to_the_end: bool) -> bytes:
         """Count `data`; an empty read (or a read to the end) short of the declared length means

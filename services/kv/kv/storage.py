@@ -5,7 +5,8 @@ Contract of `KVStore` (every method takes the namespace first, as `hipflask.name
   or `..` segments (segments are separated by `/`); any other key raises `BadKey` (400).
 - `put` replaces the whole value of a key in one transaction: a reader sees the old value or the
   new one, never a mix. Each write gets a fresh ETag. A value declared JSON (`application/json`
-  or `application/...+json`) must be valid UTF-8 JSON (`InvalidJson`, 400); a value longer than
+  or `application/...+json`) must be valid UTF-8 JSON nested at most `max_json_depth` levels
+  (`InvalidJson` or `hipflask.json_depth.TooDeep`, 400); a value longer than
   `max_value_size` raises `ValueTooLarge` (413). Nothing is stored when `put` raises.
 - Conditions (`if_match`, `if_none_match`) are a collection of ETags or `ANY`; they are checked
   inside the write transaction, so of two writers holding the same ETag exactly one succeeds and
