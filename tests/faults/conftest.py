@@ -6,9 +6,6 @@ are printed at the end of the run.
 """
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
-
 import pytest
 import redis
 
@@ -56,12 +53,10 @@ def events(integrity_stack):
     client.close()
 
 
-def mount_tmpfs(folder: Path, size: str) -> None:
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], check=True)
-
-
-def unmount(folder: Path) -> None:
-    subprocess.run(["umount", "-l", str(folder)], check=False)
+@pytest.fixture
+def body_timeout() -> int:
+    """GATEWAY_BODY_TIMEOUT of integrity_stack, in seconds."""
+    return BODY_TIMEOUT_SECONDS
 
 
 @pytest.fixture

@@ -9,19 +9,27 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
 import requests
 
-from conftest import mounted_tmpfs, unmount
 from support import missing, wait_until
-from system.conftest import NativeStack
+from stacks import NativeStack
 
 TMPFS_SIZE = "48m"
 DISK_MIN_FREE = "16m"
 AUTH = {"Authorization": "Bearer test-token"}
+
+
+def mount_tmpfs(folder: Path, size: str) -> None:
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], check=True)
+
+
+def unmount(folder: Path) -> None:
+    subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 def fill(volume: Path) -> Path:
@@ -48,12 +56,11 @@ def small_volume_stack():
     data = var / "data"
     data.mkdir()
     try:
-        mounted_tmpfs(data, TMPFS_SIZE)
+        mount_tmpfs(data, TMPFS_SIZE)
     except Exception as exc:
         shutil.rmtree(var, ignore_errors=True)
         missing(f"cannot mount a tmpfs: {exc}")
-    stack = NativeStack(var=var)
-    stack.env["DISK_MIN_FREE"] = DISK_MIN_FREE
+    stack = NativeStack({"GATEWAY_ACCESS_LOG": "off", "DISK_MIN_FREE": DISK_MIN_FREE}, var=var)
     try:
         with stack as running:
             yield running

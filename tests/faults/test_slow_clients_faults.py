@@ -10,7 +10,6 @@ import uuid
 
 import requests
 
-from conftest import BODY_TIMEOUT_SECONDS
 from support import wait_until
 
 TRICKLERS = 64
@@ -62,16 +61,16 @@ def test_64_trickling_uploads_leave_other_fs_requests_under_1s_p99(integrity_sta
     assert p99 < P99_BOUND_SECONDS
 
 
-def test_an_idle_upload_body_is_dropped_after_the_body_timeout_and_stores_nothing(integrity_stack):
+def test_an_idle_upload_body_is_dropped_after_the_body_timeout_and_stores_nothing(integrity_stack, body_timeout):
     url, unique = integrity_stack.url, f"idle-{uuid.uuid4().hex[:8]}"
     started = time.monotonic()
-    with socket.create_connection(("127.0.0.1", integrity_stack.port), timeout=BODY_TIMEOUT_SECONDS + 10) as connection:
+    with socket.create_connection(("127.0.0.1", integrity_stack.port), timeout=body_timeout + 10) as connection:
         connection.sendall(f"PUT /fs/{unique}/idle.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                            "Content-Length: 100\r\n\r\n0123456789".encode())
         answer = b""
         while chunk := connection.recv(4096):
             answer += chunk
     waited = time.monotonic() - started
-    assert BODY_TIMEOUT_SECONDS - 0.5 <= waited < BODY_TIMEOUT_SECONDS + 5
+    assert body_timeout - 0.5 <= waited < body_timeout + 5
     assert answer == b""  # nginx ends a timed-out body without an answer
     assert requests.get(f"{url}/fs/{unique}/idle.bin").status_code == 404
