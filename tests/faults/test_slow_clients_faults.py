@@ -26,7 +26,7 @@ def trickle(port: int, path: str, until: float, opened: list) -> None:
             time.sleep(1)
 
 
-def test_64_trickling_uploads_leave_other_fs_requests_under_1s_p99(integrity_stack):
+def test_64_trickling_uploads_leave_other_fs_requests_under_1s_p99(integrity_stack, figures):
     url, unique = integrity_stack.url, f"slow-{uuid.uuid4().hex[:8]}"
     assert requests.put(f"{url}/fs/{unique}/small.txt", data=b"small").status_code == 200
     until = time.monotonic() + TRICKLE_SECONDS
@@ -54,8 +54,9 @@ def test_64_trickling_uploads_leave_other_fs_requests_under_1s_p99(integrity_sta
         thread.join(TRICKLE_SECONDS + 10)
     latencies.sort()
     p99 = latencies[int(len(latencies) * 0.99)]
-    print(f"fs probes under {TRICKLERS} trickling uploads: {len(latencies)} requests, "
-          f"p50 {latencies[len(latencies) // 2] * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, max {latencies[-1] * 1000:.1f} ms")
+    figures.append(f"fs probes under {TRICKLERS} uploads trickling at 1 byte/s: {len(latencies)} requests, "
+                   f"p50 {latencies[len(latencies) // 2] * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, "
+                   f"max {latencies[-1] * 1000:.1f} ms, {len(failures)} failed")
     assert failures == []
     assert len(latencies) >= 30
     assert p99 < P99_BOUND_SECONDS
