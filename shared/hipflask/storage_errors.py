@@ -2,8 +2,8 @@
 
 `NoSpace` is raised by storage code that checks for it (fs's temporary files); any other write
 that fails for want of space (an OSError ENOSPC or EDQUOT, SQLite's SQLITE_FULL "database or
-disk is full") reaches the error handlers as it was raised and is mapped here, once, by
-`as_no_space`. The write that failed left nothing behind (SQLite rolls the transaction back; file
+disk is full", or SQLITE_IOERR_SHMSIZE when there is no room for a WAL's shared-memory file)
+reaches the error handlers as it was raised and is mapped here, once, by `as_no_space`. The write that failed left nothing behind (SQLite rolls the transaction back; file
 writes go to a temporary file first), and writes work again as soon as space is freed.
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ from hipflask.errors import HipflaskError
 
 NO_SPACE_ERRNOS = frozenset((errno.ENOSPC, errno.EDQUOT))
 SQLITE_FULL = 13
+SQLITE_IOERR_SHMSIZE = 4874  # no room to grow the -shm file a WAL connection needs
 
 
 class NoSpace(HipflaskError):
@@ -30,7 +31,8 @@ def is_no_space(exc: BaseException) -> bool:
         if isinstance(exc, OSError) and exc.errno in NO_SPACE_ERRNOS:
             return True
         if isinstance(exc, sqlite3.Error) and (
-                getattr(exc, "sqlite_errorcode", None) == SQLITE_FULL or "database or disk is full" in str(exc)):
+                getattr(exc, "sqlite_errorcode", None) in (SQLITE_FULL, SQLITE_IOERR_SHMSIZE)
+                or "database or disk is full" in str(exc)):
             return True
         exc = exc.__cause__ or exc.__context__
     return False

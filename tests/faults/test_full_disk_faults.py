@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 from pathlib import Path
@@ -16,6 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from hipflask.sqlite import Databases
+from hipflask.storage_errors import is_no_space
 from support import missing, wait_until
 from stacks import NativeStack
 
@@ -48,10 +51,38 @@ def fill(volume: Path) -> Path:
     return filler
 
 
-@pytest.fixture(scope="module")
-def small_volume_stack():
+def need_root() -> None:
     if os.geteuid() != 0:
         missing("mounting a tmpfs for the full-disk test needs root (CI runs as root)")
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    need_root()
+    folder = tmp_path / "small"
+    folder.mkdir()
+    mount_tmpfs(folder, "2m")
+    yield folder
+    unmount(folder)
+
+
+def test_a_closed_wal_database_stays_readable_on_a_full_volume(small_tmpfs):
+    """No connection left means no -shm file, and a WAL reader cannot make one on a full volume:
+    the reader falls back to the checkpointed database file, read as immutable."""
+    path = small_tmpfs / "ns.sqlite3"
+    schema = lambda connection: connection.execute("CREATE TABLE IF NOT EXISTS t (v TEXT)")  # noqa: E731
+    writer = Databases(schema=schema)
+    with writer.write(path) as connection:
+        connection.execute("INSERT INTO t VALUES ('old')")
+    writer.close_all()
+    fill(small_tmpfs)
+    reader = Databases(schema=schema)
+    assert reader.connection(path).execute("SELECT v FROM t").fetchall() == [("old",)]
+
+
+@pytest.fixture(scope="module")
+def small_volume_stack():
+    need_root()
     var = Path(tempfile.mkdtemp(prefix="hipflask-full-"))
     data = var / "data"
     data.mkdir()
@@ -81,6 +112,7 @@ def writes(url: str) -> dict:
         "fs PUT": requests.put(f"{url}/fs/full/new.bin", data=b"n" * 200_000),
         "fs PUT large": requests.put(f"{url}/fs/full/large.bin", data=b"n" * (3 * 1024 * 1024)),
         "uploader": requests.post(f"{url}/fullpart", files={"file": ("new.bin", b"n" * 200_000)}),
+        "uploader PUT": requests.put(f"{url}/fullpart/put.bin", data=b"n" * 200_000),
         "template PUT": requests.put(f"{url}/template/full.html", data="new {{ 2 }}", headers=AUTH),
     }
 
@@ -104,7 +136,9 @@ def test_full_volume_answers_507_keeps_old_data_fails_diagnostic_and_recovers(sm
 
         assert requests.get(f"{url}/kv/full/old").content == b"old"
         assert requests.get(f"{url}/kv/full/new").status_code == 404
-        assert [item["v"] for item in requests.get(f"{url}/store/full").json()] == ["old"]
+        listed = requests.get(f"{url}/store/full")
+        assert listed.status_code == 200, listed.text[:300]
+        assert [item["v"] for item in listed.json()] == ["old"]
         assert requests.get(f"{url}/fs/full/old.bin").content == b"o" * 1000
         assert requests.get(f"{url}/fs/full/new.bin").status_code == 404
         assert requests.get(f"{url}/list/fullpart?format=json").json() == []
@@ -125,3 +159,21 @@ def test_full_volume_answers_507_keeps_old_data_fails_diagnostic_and_recovers(sm
     assert requests.get(f"{url}/kv/full/new").content == b"new"
     assert requests.get(f"{url}/fs/full/large.bin").content == b"n" * (3 * 1024 * 1024)
     wait_until(lambda: requests.get(f"{url}/diagnostic").status_code == 200, 10, "/diagnostic to pass again")
+
+
+def test_a_write_refused_by_a_full_volume_leaves_the_connection_ready_for_the_next(small_tmpfs):
+    path = small_tmpfs / "ns.sqlite3"
+    databases = Databases(schema=lambda connection: connection.execute("CREATE TABLE IF NOT EXISTS t (v BLOB)"))
+    with databases.write(path) as connection:
+        connection.execute("INSERT INTO t VALUES ('old')")
+    filler = fill(small_tmpfs)
+    with pytest.raises(sqlite3.OperationalError) as raised:
+        with databases.write(path) as connection:
+            connection.execute("INSERT INTO t VALUES (?)", (b"n" * 100,))
+    assert is_no_space(raised.value)
+    assert not databases.connection(path).in_transaction
+    filler.unlink()
+    with databases.write(path) as connection:
+        connection.execute("INSERT INTO t VALUES ('new')")
+    assert len(databases.connection(path).execute("SELECT v FROM t").fetchall()) == 2
+    databases.close_all()

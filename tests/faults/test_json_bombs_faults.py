@@ -14,6 +14,7 @@ JSON_ROUTES = [
     ("PUT", "/store/{u}/1", "application/json"),
     ("POST", "/store/{u}/1", "application/json"),
     ("PATCH", "/store/{u}/1", "application/merge-patch+json"),
+    ("PATCH", "/store/{u}/1", "application/json"),
     ("POST", "/render/hello.json", "application/json"),
     ("POST", "/message/local_publish", "application/json"),
 ]
@@ -21,7 +22,7 @@ DEPTHS = [980, 10_000, 100_000]
 
 
 def route_id(route) -> str:
-    return f"{route[0]} {route[1].split('{')[0]}"
+    return f"{route[0]} {route[1].split('{')[0]} {route[2]}"
 
 
 def bomb(depth: int, kind: str) -> bytes:

@@ -108,6 +108,16 @@ def test_cut_off_multipart_upload_stores_nothing(integrity_stack, target, events
 
 
 @pytest.mark.parametrize("cut", CUTS)
+def test_cut_off_upload_by_put_stores_nothing(integrity_stack, target, events, unique, cut):
+    gateway = integrity_stack.url
+    CUTS[cut](target("fs"), "PUT", f"/{unique}/put.bin")
+    settled(integrity_stack)
+    assert requests.get(f"{gateway}/list/{unique}?format=json").json() == []
+    wait_until(lambda: no_temporaries(integrity_stack) is True, 5, "no temporary file left in the fs volume")
+    assert mentions(events, unique) == []
+
+
+@pytest.mark.parametrize("cut", CUTS)
 def test_cut_off_kv_put_keeps_the_old_value(integrity_stack, target, events, unique, cut):
     gateway = integrity_stack.url
     assert requests.put(f"{gateway}/kv/{unique}", data=b"old", headers={"Content-Type": "text/plain"}).status_code in (200, 201)
