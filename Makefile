@@ -52,7 +52,7 @@ test-system: ## HTTP through the gateway, against the native and the compose sta
 	@scripts/setup.sh --test
 	@$(PY) -m pytest tests/system
 
-test-faults: ## the stacks hurt on purpose: kill -9 under write load, Redis stopped and killed, the stack itself killed
+test-faults: ## the stacks hurt on purpose: kill -9 under load, Redis outages, the stack killed, cut-off bodies, depth bombs, a full disk, slow clients
 	@scripts/setup.sh --test
 	@$(PY) -m pytest tests/faults
 

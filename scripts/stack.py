@@ -85,6 +85,7 @@ class Stack:
             "GATEWAY_ACCESS_LOG": "off" if env.get("GATEWAY_ACCESS_LOG", "on") == "off" else "/dev/stdout hipflask",
             "MAX_BODY_SIZE": env.get("MAX_BODY_SIZE", "10m"),
             "FS_MAX_UPLOAD_SIZE": env.get("FS_MAX_UPLOAD_SIZE", "2g"),
+            "GATEWAY_BODY_TIMEOUT": env.get("GATEWAY_BODY_TIMEOUT", "30s"),
             "FS_DATA_DIR": str(self.var / "data" / "fs"),
             "STATIC_DIR": str(Path(env.get("STATIC_DIR", ROOT / "static")).resolve()),
             "STATIC_MAX_AGE": env.get("STATIC_MAX_AGE", "1h"),

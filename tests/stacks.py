@@ -57,11 +57,20 @@ class Stack:
 class NativeStack(Stack):
     kind = "native"
 
+    def __init__(self, env: dict[str, str] | None = None, var: Path | None = None):
+        """`var`: the stack's VAR_DIR (a fresh temporary folder by default), removed at exit."""
+        super().__init__(env)
+        self.given_var = var
+
+    def service_url(self, service: str) -> str:
+        """The service's own gunicorn, bypassing the gateway (for tests of the service's guards)."""
+        return f"http://127.0.0.1:{self.base_port + SERVICES.index(service)}"
+
     def __enter__(self):
         for binary in ("redis-server", "nginx"):
             if not shutil.which(binary) and not os.path.exists(f"/usr/sbin/{binary}"):
                 missing(f"{binary} is not installed (make build installs it)")
-        self.var = Path(tempfile.mkdtemp(prefix="hipflask-native-"))
+        self.var = self.given_var or Path(tempfile.mkdtemp(prefix="hipflask-native-"))
         self.log = open(self.var / "stack.log", "wb")
         self.static = self.var / "static"
         self.static.mkdir()

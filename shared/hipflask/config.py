@@ -148,6 +148,7 @@ class Settings:
     sqlite_vfs: str | None
     data_dir: Path
     max_body_size: int
+    max_json_depth: int
 
     @classmethod
     def from_env(cls, service: str, env: Env) -> "Settings":
@@ -175,4 +176,5 @@ class Settings:
             sqlite_vfs=check_sqlite_vfs(env.raw("SQLITE_VFS")),
             data_dir=Path(env.str("DATA_DIR", f"var/data/{service}")),
             max_body_size=env.size("MAX_BODY_SIZE", "10m"),
+            max_json_depth=env.int("MAX_JSON_DEPTH", 64, minimum=1, maximum=500),
         )

@@ -11,6 +11,7 @@ from typing import Any
 from flask import request
 from werkzeug.datastructures import MultiDict
 
+from hipflask import json_depth
 from hipflask.errors import HipflaskError
 
 _INT = re.compile(r"-?\d+", re.ASCII)
@@ -51,14 +52,15 @@ def form_data() -> dict[str, Any]:
 
 
 def json_body(required_type: type | None = None) -> Any:
-    """The request's JSON body; 400 in the one error shape when it is malformed or of the wrong type."""
+    """The request's JSON body; 400 in the one error shape when it is malformed, nested deeper
+    than MAX_JSON_DEPTH, or of the wrong type."""
     raw = request.get_data(cache=True)
-    try:
-        value = request.json if raw else None
-    except Exception:
-        raise HipflaskError(400, "bad_json", "the body is not valid JSON") from None
-    if raw and value is None and raw.strip() != b"null":
-        raise HipflaskError(400, "bad_json", "the body is not valid JSON")
+    value = None
+    if raw:
+        try:
+            value = json_depth.loads(raw, json_depth.limit())
+        except ValueError:  # JSONDecodeError and UnicodeDecodeError
+            raise HipflaskError(400, "bad_json", "the body is not valid JSON") from None
     if required_type is not None and not isinstance(value, required_type):
         raise HipflaskError(400, "bad_json", f"the JSON body must be a{'n object' if required_type is dict else ' ' + required_type.__name__}")
     return value

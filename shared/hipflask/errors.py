@@ -78,6 +78,12 @@ def _on_http_exception(exc: HTTPException) -> Response:
 
 
 def _on_unhandled(exc: Exception) -> Response:
+    from hipflask.storage_errors import as_no_space  # storage_errors raises HipflaskError: acyclic
+
+    no_space = as_no_space(exc)
+    if no_space is not None:
+        log.warning("%s %s: the volume is full (%s)", request.method, request.path, exc)
+        return _on_hipflask_error(no_space)
     eid = new_eid()
     log.error("eid=%s unhandled error on %s %s", eid, request.method, request.path, exc_info=exc)
     if wants_json():

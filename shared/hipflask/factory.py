@@ -6,7 +6,7 @@ from typing import Callable, Mapping
 
 from flask import Blueprint, Flask
 
-from hipflask import errors, health, openapi
+from hipflask import bodies, errors, health, openapi
 from hipflask.backplane import Backplane
 from hipflask.config import Env, Settings
 from hipflask.handlers import load_handlers
@@ -18,7 +18,8 @@ def create_app(service: str, blueprint: Blueprint | None = None, *,
                init: Callable[[Flask, Env], None] | None = None,
                handlers_dir: Path | None = None,
                environ: Mapping[str, str] | None = None) -> Flask:
-    """Build a service's app: settings from the environment, logging, the error shape, the Redis
+    """Build a service's app: settings from the environment, logging, the error shape, whole
+    request bodies (`hipflask.bodies`), the Redis
     backplane, identity headers, health routes, the service's blueprint, `init(app, env)` for
     the service's own settings and storage, then the user handlers of `handlers_dir`.
     """
@@ -37,6 +38,7 @@ def create_app(service: str, blueprint: Blueprint | None = None, *,
     app.extensions["hipflask.user_header_environ_key"] = environ_key(settings.user_header)
 
     errors.init_app(app)
+    bodies.init_app(app)
 
     @app.after_request
     def identify(response):

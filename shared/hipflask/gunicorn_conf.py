@@ -23,6 +23,12 @@ errorlog = "-"
 loglevel = _env.str("LOG_LEVEL", "INFO").lower()
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 forwarded_allow_ips = "*"
+# Above the gateway's own limits (large_client_header_buffers 4 8k: a request line or one header
+# line of at most 8k, at most 32k of headers), so every refusal a client sees is the gateway's
+# JSON, never gunicorn's HTML: 0 is gunicorn's largest request line (1 MiB), 32768 its most fields.
+limit_request_line = 0
+limit_request_fields = 32768
+limit_request_field_size = 16384
 # gunicorn 27 opens a control socket under $HOME by default; hipflask does not use it.
 control_socket_disable = True
 # Seconds a SIGTERM'd service keeps serving before its graceful stop: a load balancer that still

@@ -4,8 +4,12 @@
 service's readiness checks (each a callable returning True or raising); 200 when all pass, 503
 naming those that failed. Redis is reported but does not make a service unready: caches and
 events fail open. Both report the process's `uptime_seconds` and `restarts` (hipflask.uptime).
+Readiness also reports the service's DATA_DIR with its free bytes (`volume`), for the
+diagnostic service to compare with DISK_MIN_FREE.
 """
 from __future__ import annotations
+
+import os
 
 from flask import Blueprint, Flask, current_app, jsonify
 
@@ -26,6 +30,15 @@ def _lifetime() -> dict:
 
 def add_ready_check(app, name: str, check) -> None:
     app.extensions.setdefault("hipflask.ready_checks", {})[name] = check
+
+
+def volume_space(folder) -> dict | None:
+    """`{"path", "free_bytes"}` of the file system holding `folder` (None when it does not exist)."""
+    try:
+        stats = os.statvfs(folder)
+    except OSError:
+        return None
+    return {"path": str(folder), "free_bytes": stats.f_bavail * stats.f_frsize}
 
 
 @blueprint.get("/_hipflask/live")
@@ -65,4 +78,7 @@ def ready():
         "redis_failures": dict(backplane.failures),
         **_lifetime(),
     }
+    volume = volume_space(settings.data_dir)
+    if volume is not None:
+        body["volume"] = volume
     return jsonify(body), 200 if not failed else 503

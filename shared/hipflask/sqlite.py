@@ -11,6 +11,7 @@ writers queue on the busy timeout instead of failing with `database is locked`.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 import time
@@ -20,9 +21,11 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from hipflask.config import ConfigError
+from hipflask.storage_errors import is_no_space
 
 BUSY_TIMEOUT_SECONDS = 60.0
 MAX_CONNECTIONS_PER_THREAD = 64
+MAX_READY_PATHS = 4096
 
 
 class Databases:
@@ -36,7 +39,7 @@ class Databases:
         self.synchronous = synchronous
         self.schema = schema
         self._local = threading.local()
-        self._ready: set[Path] = set()
+        self._ready: set[Path] = set()  # files whose schema is made; forgotten past MAX_READY_PATHS
         self._ready_lock = threading.Lock()
 
     def _open(self, path: Path, create: bool) -> sqlite3.Connection:
@@ -55,8 +58,18 @@ class Databases:
         if path not in self._ready:
             with self._ready_lock:
                 if path not in self._ready and self.schema is not None:
-                    with self.transaction(connection):
-                        self.schema(connection)
+                    try:
+                        with self.transaction(connection):
+                            self.schema(connection)
+                    except sqlite3.OperationalError as exc:
+                        if create or not is_no_space(exc):
+                            connection.close()
+                            raise
+                        # A reader on a full volume: the file's schema was made by the write that
+                        # created it. Checked again at the next open.
+                        return connection
+                if len(self._ready) >= MAX_READY_PATHS:
+                    self._ready.clear()  # the schema statements are idempotent: a forgotten file is checked again
                 self._ready.add(path)
         return connection
 
@@ -95,26 +108,43 @@ class Databases:
             path.parent.mkdir(parents=True, exist_ok=True)
         try:
             connection = self._open(path, create)
-        except sqlite3.OperationalError:
-            if not create:
-                return None
-            raise
+        except sqlite3.OperationalError as exc:
+            if create:
+                raise
+            if is_no_space(exc):
+                return self._snapshot(path, exc)
+            return None
         cache[path] = connection
         if len(cache) > self.max_connections:
             cache.popitem(last=False)[1].close()
         return connection
 
+    def _snapshot(self, path: Path, error: sqlite3.OperationalError) -> sqlite3.Connection:
+        """A reader of `path` on a full volume, which has no room for the `-shm` file a WAL reader
+        needs. With no `-wal` content left (the last connection checkpointed it into the database),
+        the database file holds every committed write and is read as immutable; the connection is
+        not kept, so reads go back to WAL once there is space. With a `-wal` to read: `error`."""
+        try:
+            if os.path.getsize(f"{path}-wal") > 0:
+                raise error
+        except FileNotFoundError:
+            pass
+        query = {"mode": "ro", "immutable": "1", **({"vfs": self.vfs} if self.vfs else {})}
+        uri = f"file:{urllib.parse.quote(str(path))}?{urllib.parse.urlencode(query)}"
+        return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+
     @staticmethod
     @contextlib.contextmanager
     def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on any exception)."""
+        """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on any exception, a failed COMMIT included)."""
         connection.execute("BEGIN IMMEDIATE")
         try:
             yield connection
+            connection.execute("COMMIT")
         except BaseException:
-            connection.execute("ROLLBACK")
+            if connection.in_transaction:  # a failed COMMIT (a full disk) leaves it open
+                connection.execute("ROLLBACK")
             raise
-        connection.execute("COMMIT")
 
     def write(self, path: Path) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         """A write transaction on `path`, creating the file and its schema when missing."""

@@ -7,11 +7,13 @@ are printed at the end of the run.
 from __future__ import annotations
 
 import pytest
+import redis
 
 from stacks import ComposeStack, NativeStack
 
 FAULT_ENV = {"GATEWAY_ACCESS_LOG": "off"}
 FIGURES: list[str] = []
+BODY_TIMEOUT_SECONDS = 3
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +29,34 @@ def compose_stack():
     stack.project += "-faults"
     with stack as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def integrity_stack():
+    """A native stack whose gateway drops a request body idle for BODY_TIMEOUT_SECONDS (the
+    modules about cut-off bodies, bounded input and slow clients share it: they kill nothing)."""
+    with NativeStack({**FAULT_ENV, "GATEWAY_BODY_TIMEOUT": f"{BODY_TIMEOUT_SECONDS}s"}) as running:
+        yield running
+
+
+@pytest.fixture
+def events(integrity_stack):
+    """read() -> the events emitted since the test began (from the stack's Redis stream)."""
+    client = redis.Redis(port=integrity_stack.redis_port)
+    last = client.xrevrange("hipflask:events", count=1)
+    start = last[0][0].decode() if last else "0-0"
+
+    def read():
+        return [{k.decode(): v.decode() for k, v in fields.items()}
+                for _, fields in client.xrange("hipflask:events", min=f"({start}")]
+    yield read
+    client.close()
+
+
+@pytest.fixture
+def body_timeout() -> int:
+    """GATEWAY_BODY_TIMEOUT of integrity_stack, in seconds."""
+    return BODY_TIMEOUT_SECONDS
 
 
 @pytest.fixture

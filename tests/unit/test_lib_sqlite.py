@@ -210,3 +210,17 @@ def test_close_all_closes_this_threads_connections(databases, path):
     assert databases.connection(path) is not connection
 
 
+
+
+def test_the_set_of_files_with_a_schema_is_bounded(tmp_path, monkeypatch):
+    import hipflask.sqlite
+    monkeypatch.setattr(hipflask.sqlite, "MAX_READY_PATHS", 3)
+    databases = Databases(schema=counter_schema)
+    try:
+        for index in range(10):
+            with databases.write(tmp_path / f"ns{index}.sqlite3") as connection:
+                connection.execute("UPDATE counter SET value = value + 1")
+            assert len(databases._ready) <= 3
+        assert databases.connection(tmp_path / "ns0.sqlite3").execute("SELECT value FROM counter").fetchone() == (1,)
+    finally:
+        databases.close_all()

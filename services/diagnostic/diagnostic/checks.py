@@ -2,7 +2,8 @@
 
 DIAGNOSTIC_TARGETS names the services to check as `name=url` pairs (comma separated); each
 target's `/_hipflask/ready` is fetched over a pooled HTTP connection. Redis is pinged through
-the backplane. Results are reused for DIAGNOSTIC_CACHE_SECONDS. The diagnostic service answers for itself without a request. A check that does not answer within DIAGNOSTIC_TIMEOUT seconds fails.
+the backplane. Results are reused for DIAGNOSTIC_CACHE_SECONDS. The diagnostic service answers for itself without a request. A service whose volume (its
+DATA_DIR, reported by its readiness) has less than DISK_MIN_FREE bytes free fails its check. A check that does not answer within DIAGNOSTIC_TIMEOUT seconds fails.
 """
 from __future__ import annotations
 
@@ -33,9 +34,10 @@ class Result:
 
 class Checker:
     def __init__(self, targets: dict[str, str], timeout: float, backplane, settings, max_age: float = 0.0,
-                 restarts: int | None = None):
+                 restarts: int | None = None, min_free: int = 0):
         self.settings = settings
         self.restarts = restarts
+        self.min_free = min_free
         self.max_age = max_age
         self._latest: tuple[float, list[Result]] | None = None
         self._running = threading.Lock()
@@ -56,6 +58,11 @@ class Checker:
             ok = response.status_code == 200
         except (requests.RequestException, ValueError) as exc:
             ok, detail = False, {"error": type(exc).__name__}
+        volume = detail.get("volume") if isinstance(detail, dict) else None
+        if isinstance(volume, dict) and volume.get("free_bytes", self.min_free) < self.min_free:
+            ok = False
+            detail = {**detail, "error": f"the {name} volume {volume.get('path')} has {volume['free_bytes']} bytes "
+                                         f"free, below DISK_MIN_FREE ({self.min_free} bytes)"}
         return Result(name, ok, (time.perf_counter() - started) * 1000, detail)
 
     def _redis(self) -> Result:
@@ -107,7 +114,9 @@ def init_app(app: Flask, env: Env) -> None:
     targets = parse_targets(env.environ.get("DIAGNOSTIC_TARGETS", DEFAULT_TARGETS))  # empty: no targets
     timeout = env.float("DIAGNOSTIC_TIMEOUT", 1.0, minimum=0.01)
     max_age = env.float("DIAGNOSTIC_CACHE_SECONDS", 1.0)
+    min_free = env.size("DISK_MIN_FREE", "64m")
     app.extensions["diagnostic"] = Checker(targets, timeout, app.extensions["hipflask.backplane"],
-                                          app.extensions["hipflask"], max_age, app.extensions["hipflask.restarts"])
+                                          app.extensions["hipflask"], max_age, app.extensions["hipflask.restarts"],
+                                          min_free)
     app.extensions["diagnostic.stack_state"] = env.raw("STACK_STATE_FILE")
     app.extensions["diagnostic.openapi"] = StackDocument(app, app.extensions["diagnostic"])

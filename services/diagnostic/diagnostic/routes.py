@@ -41,6 +41,7 @@ def diagnostic():
                           "hostname": result.detail.get("hostname"),
                           "uptime_seconds": result.detail.get("uptime_seconds"),
                           "restarts": result.detail.get("restarts"),
+                          **({"volume": result.detail["volume"]} if "volume" in result.detail else {}),
                           **({"detail": result.detail} if not result.ok else {})}
             for result in results
         },

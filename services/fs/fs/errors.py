@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from hipflask.errors import HipflaskError
+from hipflask.storage_errors import NoSpace  # noqa: F401  (the one 507, raised by fs too)
 
 
 class NotFound(HipflaskError):
@@ -26,7 +27,3 @@ class TooLarge(HipflaskError):
     def __init__(self, limit: int):
         super().__init__(413, "too_large", f"uploads are limited to {limit} bytes (FS_MAX_UPLOAD_SIZE)")
 
-
-class NoSpace(HipflaskError):
-    def __init__(self):
-        super().__init__(507, "no_space", "the volume is full; nothing was stored")

@@ -7,7 +7,6 @@ processes of this host and any older than a day.
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import os
 import secrets
@@ -15,12 +14,13 @@ import time
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+from hipflask.storage_errors import NO_SPACE_ERRNOS
+
 from fs.checksums import SHA256_XATTR
 from fs.errors import NoSpace, TooLarge
 
 CHUNK_SIZE = 1024 * 1024
 STALE_TEMPORARY_SECONDS = 24 * 3600
-NO_SPACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
 
 def _process_start(pid: int) -> str:

@@ -5,7 +5,8 @@ Contract of `KVStore` (every method takes the namespace first, as `hipflask.name
   or `..` segments (segments are separated by `/`); any other key raises `BadKey` (400).
 - `put` replaces the whole value of a key in one transaction: a reader sees the old value or the
   new one, never a mix. Each write gets a fresh ETag. A value declared JSON (`application/json`
-  or `application/...+json`) must be valid UTF-8 JSON (`InvalidJson`, 400); a value longer than
+  or `application/...+json`) must be valid UTF-8 JSON nested at most `max_json_depth` levels
+  (`InvalidJson` or `hipflask.json_depth.TooDeep`, 400); a value longer than
   `max_value_size` raises `ValueTooLarge` (413). Nothing is stored when `put` raises.
 - Conditions (`if_match`, `if_none_match`) are a collection of ETags or `ANY`; they are checked
   inside the write transaction, so of two writers holding the same ETag exactly one succeeds and
@@ -19,7 +20,7 @@ Contract of `KVStore` (every method takes the namespace first, as `hipflask.name
 """
 from __future__ import annotations
 
-import json
+import functools
 import os
 import sqlite3
 import time
@@ -28,12 +29,14 @@ from typing import Collection, NamedTuple
 
 from flask import Flask
 
+from hipflask import json_depth
 from hipflask.config import ConfigError, Env
 from hipflask.errors import HipflaskError
 from hipflask.health import add_ready_check
 from hipflask.sqlite import Databases
 
 MAX_KEY_BYTES = 1024
+PATHS_CACHED = 4096
 ANY = "*"
 READY_FILE = ".kv-ready.sqlite3"  # a namespace never starts with a dot, so this is no namespace's file
 
@@ -140,11 +143,11 @@ def _after_prefix(prefix: str) -> str | None:
     return None
 
 
-def _check_json(value: bytes) -> None:
+def _check_json(value: bytes, max_depth: int) -> None:
     def reject(constant: str):
         raise ValueError(constant)
     try:
-        json.loads(value.decode("utf-8"), parse_constant=reject)
+        json_depth.loads(value.decode("utf-8"), max_depth, parse_constant=reject)
     except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise InvalidJson() from None
 
@@ -162,17 +165,17 @@ def _check_conditions(current: str | None, if_match: Collection[str] | None,
 class KVStore:
     """The values of every namespace, under `data_dir`."""
 
-    def __init__(self, data_dir: Path, *, max_value_size: int, vfs: str | None = None, synchronous: str = "FULL"):
+    def __init__(self, data_dir: Path, *, max_value_size: int, vfs: str | None = None, synchronous: str = "FULL",
+                 max_json_depth: int = json_depth.DEFAULT_MAX_JSON_DEPTH):
         self.data_dir = Path(data_dir)
         self.max_value_size = max_value_size
+        self.max_json_depth = max_json_depth
         self.databases = Databases(vfs=vfs, synchronous=synchronous, schema=_schema)
-        self._paths: dict[str, Path] = {}
+        # Namespaces come from clients: the cache of their paths is bounded (least recently used out).
+        self._path = functools.lru_cache(maxsize=PATHS_CACHED)(self._namespace_path)
 
-    def _path(self, namespace: str) -> Path:
-        path = self._paths.get(namespace)
-        if path is None:
-            path = self._paths.setdefault(namespace, self.data_dir / f"{namespace}.sqlite3")
-        return path
+    def _namespace_path(self, namespace: str) -> Path:
+        return self.data_dir / f"{namespace}.sqlite3"
 
     def get(self, namespace: str, key: str) -> Item | None:
         """The key's value, None when it has none (or it expired)."""
@@ -192,7 +195,7 @@ class KVStore:
         if len(value) > self.max_value_size:
             raise ValueTooLarge(self.max_value_size)
         if is_json_type(content_type):
-            _check_json(value)
+            _check_json(value, self.max_json_depth)
         etag = os.urandom(8).hex()
         with self.databases.write(self._path(namespace)) as connection:
             modified = now_ms()
@@ -250,7 +253,7 @@ def init_app(app: Flask, env: Env) -> None:
                           f"got {max_value_size}")
     synchronous = env.choice("KV_SYNC", "full", ("full", "normal"))
     store = KVStore(settings.data_dir, max_value_size=max_value_size, vfs=settings.sqlite_vfs,
-                    synchronous=synchronous.upper())
+                    synchronous=synchronous.upper(), max_json_depth=settings.max_json_depth)
     store.data_dir.mkdir(parents=True, exist_ok=True)
     try:
         store.ready()

@@ -128,7 +128,7 @@ class Engine:
         if is_json:
             try:
                 json.loads(body, parse_constant=_reject_constant)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 raise TemplateFailed(name, None, f"the output is not valid JSON ({exc})", "invalid_json_output") from None
         return Rendered(body, mimetype_for(name), is_json)
 

@@ -238,3 +238,21 @@ def test_values_survive_a_new_store_on_the_same_directory(store):
     reopened = KVStore(store.data_dir, max_value_size=1024)
     assert reopened.get(NS, "k").value == value
     reopened.databases.close_all()
+
+
+def test_the_namespace_path_cache_is_bounded(store):
+    from kv.storage import PATHS_CACHED
+    for index in range(PATHS_CACHED + 500):
+        assert store._path(f"user{index}").name == f"user{index}.sqlite3"
+    assert store._path.cache_info().currsize == PATHS_CACHED
+
+
+def test_a_json_value_nested_deeper_than_the_limit_is_refused(tmp_path):
+    shallow = KVStore(tmp_path / "deep", max_value_size=1024 * 1024, max_json_depth=3)
+    shallow.put(NS, "ok", b"[[[1]]]", "application/json")
+    from hipflask.json_depth import TooDeep
+    with pytest.raises(TooDeep) as raised:
+        shallow.put(NS, "deep", b"[[[[1]]]]", "application/json")
+    assert raised.value.code == "bad_json" and "3" in raised.value.message
+    assert shallow.get(NS, "deep") is None
+    shallow.databases.close_all()
