@@ -146,7 +146,8 @@ def test_full_volume_answers_507_keeps_old_data_fails_diagnostic_and_recovers(sm
 
         def diagnostic_fails():
             response = requests.get(f"{url}/diagnostic")
-            return response.status_code == 500 and response.json()
+            body = response.json()
+            return response.status_code == 500 and {"store", "kv", "fs", "render"} <= set(body["failed"]) and body
         body = wait_until(diagnostic_fails, 10, "/diagnostic to fail on the full volume")
         assert {"store", "kv", "fs", "render"} <= set(body["failed"])
         detail = body["checks"]["fs"]["detail"]
