@@ -143,6 +143,7 @@ class Settings:
     user_header: str
     event_sources: frozenset[str]
     event_stream_maxlen: int
+    events_max_value_bytes: int
     hostname: str
     version: str
     sqlite_vfs: str | None
@@ -171,6 +172,7 @@ class Settings:
             user_header=user_header,
             event_sources=sources,
             event_stream_maxlen=env.int("EVENT_STREAM_MAXLEN", 10000, minimum=1),
+            events_max_value_bytes=env.int("EVENTS_MAX_VALUE_BYTES", 8192, minimum=0),
             hostname=env.str("X_HOSTNAME", "") or socket.gethostname() or "localhost",
             version=env.str("APP_VERSION", "") or env.str("CURRENT_SHA", "") or package_version(),
             sqlite_vfs=check_sqlite_vfs(env.raw("SQLITE_VFS")),

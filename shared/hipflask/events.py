@@ -1,10 +1,15 @@
-"""The one event emitter: local events on stdout and on the Redis event channel.
+"""The one event emitter: every committed change goes to the capped Redis stream `hipflask:events`.
 
-`emit_local_event(source, message)` does nothing unless `source` is selected by
-LOCAL_EVENT_SOURCES (a comma list, `*` for all). A selected event is written as one JSON line to
-stdout and published on the Redis channel `hipflask:events` and the capped stream
-`hipflask:events` (for consumers that join late). Call it after the change is committed; Redis
-being down never fails the request.
+`emit_local_event(source, message)` appends the event to the stream `hipflask:events` (which the
+events service serves as Server-Sent Events, with replay) whatever LOCAL_EVENT_SOURCES says. When
+LOCAL_EVENT_SOURCES selects `source` (a comma list, `*` for all) the event is also a Local Event:
+one JSON line on stdout, published on the Redis channel `hipflask:events`.
+
+An event is `{"source", "message", "user_token" (the namespace), "service", "hostname", "time"}`.
+A value in the message (`data` for store items, `value` for kv JSON values) longer than
+EVENTS_MAX_VALUE_BYTES once encoded is not put in the stream: `value_omitted: true` and its
+`value_size` stand for it. Call it after the change is committed; Redis being down never fails
+the request (the lost event is counted under `events` in the backplane's failures).
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from hipflask.namespace import namespace
 
 CHANNEL = "hipflask:events"
 STREAM = "hipflask:events"
+VALUE_FIELDS = ("data", "value")
 _stdout_lock = threading.Lock()
 
 
@@ -26,10 +32,23 @@ def selected(source: str) -> bool:
     return "*" in sources or source in sources
 
 
+def _bounded(event: dict, line: str, limit: int) -> str:
+    """The stream's line: `line`, or the event without its values when one is too large to inline."""
+    message = event["message"]
+    if len(line) <= limit or not isinstance(message, dict):
+        return line
+    trimmed = dict(message)
+    for field in VALUE_FIELDS:
+        if field in trimmed:
+            size = len(json.dumps(trimmed[field]))
+            if size > limit:
+                del trimmed[field]
+                trimmed.update(value_omitted=True, value_size=size)
+    return line if trimmed == message else json.dumps({**event, "message": trimmed})
+
+
 def emit_local_event(source: str, message) -> bool:
-    """Emit one event; True when it was selected and written."""
-    if not selected(source):
-        return False
+    """Append one event to the stream; True when `source` is selected (also printed and published)."""
     settings = current_app.extensions["hipflask"]
     event = {
         "source": source,
@@ -40,15 +59,19 @@ def emit_local_event(source: str, message) -> bool:
         "time": time.time(),
     }
     line = json.dumps(event)
-    with _stdout_lock:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
+    local = selected(source)
+    if local:
+        with _stdout_lock:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+    streamed = _bounded(event, line, settings.events_max_value_bytes)
 
     def publish(client):
         pipe = client.pipeline(transaction=False)
-        pipe.publish(CHANNEL, line)
-        pipe.xadd(STREAM, {"event": line}, maxlen=settings.event_stream_maxlen, approximate=True)
+        if local:
+            pipe.publish(CHANNEL, line)
+        pipe.xadd(STREAM, {"event": streamed}, maxlen=settings.event_stream_maxlen, approximate=True)
         return pipe.execute()
 
     current_app.extensions["hipflask.backplane"].call("events", publish)
-    return True
+    return local

@@ -1,7 +1,9 @@
 """gunicorn settings for every service, from the environment (`gunicorn -c python:hipflask.gunicorn_conf`).
 
 Threaded workers (gthread) keep the gateway's upstream connections alive between requests;
-see bench/RESULTS.md for the measurements behind the defaults.
+see bench/RESULTS.md for the measurements behind the defaults. The events service runs
+WORKER_CLASS=gevent: each open stream is a greenlet (gunicorn monkey-patches the worker, so
+redis-py's sockets cooperate), up to WORKER_CONNECTIONS per worker.
 """
 import os
 import signal
@@ -14,7 +16,8 @@ _env = Env()
 bind = _env.str("BIND", f"0.0.0.0:{_env.int('PORT', 8000, minimum=1)}")
 workers = _env.int("WORKERS", 2, minimum=1)
 threads = _env.int("THREADS", 4, minimum=1)
-worker_class = "gthread"
+worker_class = _env.choice("WORKER_CLASS", "gthread", ("gthread", "gevent"))
+worker_connections = _env.int("WORKER_CONNECTIONS", 4096, minimum=1)
 keepalive = _env.int("KEEPALIVE_SECONDS", 75, minimum=1)
 timeout = _env.int("WORKER_TIMEOUT", 120, minimum=1)
 graceful_timeout = 10

@@ -1,4 +1,4 @@
-"""hipflask.events.emit_local_event: one JSON line on stdout, the Redis channel and the stream."""
+"""hipflask.events.emit_local_event: every event in the stream; selected ones on stdout and the channel too."""
 import json
 
 import pytest
@@ -51,17 +51,52 @@ def test_user_token_is_default_without_the_user_header(app, capsys):
     assert stdout_events(capsys)[0]["user_token"] == "DEFAULT"
 
 
-def test_unselected_source_writes_nothing(app, capsys, redis_client):
+def test_unselected_source_prints_nothing(app, capsys, redis_client):
     response = app.test_client().post("/emit/render", json={"id": 1})
     assert response.get_json() == {"emitted": False}
     assert capsys.readouterr().out == ""
-    assert redis_client.xlen(STREAM) == 0
+
+
+def test_unselected_source_still_goes_to_the_stream(app, redis_client):
+    app.test_client().post("/emit/render", json={"id": 1}, headers={"Uid": "alice"})
+    entries = redis_client.xrange(STREAM)
+    assert len(entries) == 1
+    event = json.loads(entries[0][1][b"event"])
+    assert (event["source"], event["message"], event["user_token"]) == ("render", {"id": 1}, "alice")
+
+
+def test_unselected_source_is_not_published_on_the_channel(app, redis_client):
+    subscriber = redis_client.pubsub()
+    try:
+        subscriber.subscribe(CHANNEL)
+        wait_until(lambda: subscriber.get_message(timeout=0.1), 5, "the subscription to be confirmed")
+        app.test_client().post("/emit/render", json={"id": 1})
+        app.test_client().post("/emit/store", json={"id": 2})
+        message = wait_until(lambda: subscriber.get_message(ignore_subscribe_messages=True, timeout=0.1),
+                             5, "the selected event on the channel")
+        assert json.loads(message["data"])["source"] == "store"
+    finally:
+        subscriber.close()
 
 
 def test_no_source_is_selected_by_default(make_app, capsys):
     app = make_app(blueprint)
     assert app.test_client().post("/emit/store", json=1).get_json() == {"emitted": False}
     assert capsys.readouterr().out == ""
+
+
+def test_a_value_larger_than_events_max_value_bytes_is_named_not_streamed(make_app, redis_url, redis_client, capsys):
+    app = make_app(blueprint, REDIS_URL=redis_url, LOCAL_EVENT_SOURCES="*", EVENTS_MAX_VALUE_BYTES="50")
+    app.test_client().post("/emit/kv", json={"key": "k", "value": "x" * 100})
+    streamed = json.loads(redis_client.xrange(STREAM)[0][1][b"event"])["message"]
+    assert streamed == {"key": "k", "value_omitted": True, "value_size": 102}
+    assert stdout_events(capsys)[0]["message"]["value"] == "x" * 100
+
+
+def test_a_small_value_is_streamed_whole(make_app, redis_url, redis_client):
+    app = make_app(blueprint, REDIS_URL=redis_url, EVENTS_MAX_VALUE_BYTES="50")
+    app.test_client().post("/emit/store", json={"data": {"a": 1}})
+    assert json.loads(redis_client.xrange(STREAM)[0][1][b"event"])["message"] == {"data": {"a": 1}}
 
 
 def test_star_selects_every_source(make_app, redis_url, redis_client, capsys):

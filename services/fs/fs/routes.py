@@ -12,6 +12,7 @@ FS_ACCEL_REDIRECT=false the service sends the file itself.
 from __future__ import annotations
 
 import contextlib
+import os
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, make_response, render_template, request, send_file
@@ -25,7 +26,7 @@ from hipflask.jsonp import json_response
 
 from fs import paths
 from fs.errors import Exists, TooLarge
-from fs.records import Located
+from fs.records import Located, Stored
 from fs.storage import volume as _volume
 
 blueprint = Blueprint("fs", __name__, template_folder="templates")
@@ -33,6 +34,17 @@ ACCEL_PREFIX = "/_fs_files/"
 S3_ACCEL_PREFIX = "/_fs_s3/"
 S3_URL_HEADER = "X-S3-URL"
 SHA256_HEADER = "X-Content-SHA256"
+
+
+def _emit_upload(url_path: str, stored: Stored) -> None:
+    """The fs.upload event, with the ETag the gateway serves the file with (nginx's mtime-size)."""
+    try:
+        st = os.stat(_volume().root / stored.relpath)
+        etag = f'"{int(st.st_mtime):x}-{st.st_size:x}"'
+    except OSError:  # replaced or removed meanwhile: the event still names the upload
+        etag = None
+    emit_local_event("fs", {"action": "upload", "path": url_path, "etag": etag, "size": stored.size,
+                            "sha256": stored.sha256})
 
 
 @blueprint.before_app_request
@@ -131,7 +143,7 @@ def fs_upload(path: str):
     """
     names = paths.fs_path(path)
     stored = _volume().put(names, _uploaded_file().stream)
-    emit_local_event("fs", {"action": "upload", "path": f"/fs/{path}"})
+    _emit_upload(f"/fs/{path}", stored)
     return "Thanks", 200, {SHA256_HEADER: stored.sha256}
 
 
@@ -149,7 +161,7 @@ def fs_put(path: str):
     names = paths.fs_path(path)
     with _size_limit():
         stored = _volume().write(names, request.stream)
-    emit_local_event("fs", {"action": "upload", "path": f"/fs/{path}"})
+    _emit_upload(f"/fs/{path}", stored)
     return "Thanks", 200, {SHA256_HEADER: stored.sha256}
 
 
@@ -200,7 +212,7 @@ def upload(partition: str):
         if _wants_json_listing():
             raise
         return render_template("fs/exists.html", partition=partition, name=name), 409
-    emit_local_event("fs", {"action": "upload", "path": f"/{partition}/{name}"})
+    _emit_upload(f"/{partition}/{name}", stored)
     response = _listing(partition, stored=name)
     response.headers[SHA256_HEADER] = stored.sha256
     return response

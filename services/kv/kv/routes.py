@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import re
 from datetime import datetime, timezone
 
@@ -160,8 +161,19 @@ def write(key: str):
     value, content_type = _body()
     item = _store().put(namespace(), key, value, content_type, ttl=ttl,
                         if_match=_condition("If-Match"), if_none_match=_condition("If-None-Match"))
-    emit_local_event("kv", {"action": "set", "key": key})
+    emit_local_event("kv", _set_event(key, item, value))
     return json_response({"message": "ok"}, headers={"ETag": f'"{item.etag}"'})
+
+
+def _set_event(key: str, item: Item, value: bytes) -> dict:
+    """The kv.set event: the key, its ETag, type and size, and a JSON value when it is small enough to inline."""
+    event = {"action": "set", "key": key, "etag": item.etag, "content_type": item.content_type, "size": len(value)}
+    if is_json_type(item.content_type) and len(value) <= current_app.extensions["hipflask"].events_max_value_bytes:
+        try:
+            event["value"] = json.loads(value)
+        except ValueError:  # stored as sent; the event names it without the value
+            pass
+    return event
 
 
 @blueprint.delete("/kv/", endpoint="delete_root", defaults={"key": ""})

@@ -124,6 +124,10 @@ class Store:
 
     def append(self, namespace: str, store: str, fields: dict) -> dict:
         """Add an item with the next id; the stored item (with id, created, updated)."""
+        return self.append_written(namespace, store, fields).item
+
+    def append_written(self, namespace: str, store: str, fields: dict) -> Written:
+        """`append`, answering the stored item with its etag."""
         check_name(store)
         fields = client_fields(fields)
         text = encode(fields)[1:-1]
@@ -133,9 +137,10 @@ class Store:
                 sql.TAKE_ID, {"store": store, "now": now_ms()}).fetchall()[0]
             if item_id > MAX_ID:
                 raise HipflaskError(409, "ids_exhausted", f"store {store!r} has used every id up to {MAX_ID}")
+            etag = f"{token}-{revision}"
             connection.execute(sql.PUT, (store, item_id, f'{{"id":{item_id},{text}"created":{now},"updated":{now}}}',
-                                      f"{token}-{revision}", now, now))
-        return make_item(item_id, fields, now, now)
+                                      etag, now, now))
+        return Written(make_item(item_id, fields, now, now), etag, True)
 
     def merge(self, namespace: str, store: str, item_id: int, patch: dict, *, rfc7396: bool = False,
               if_match: Collection[str] | None = None) -> Written:

@@ -58,8 +58,12 @@ def _emit(action: str, name: str, **detail) -> None:
     emit_local_event("store", {"action": action, "store_name": name, **detail})
 
 
+def _emit_written(name: str, written: Written) -> None:
+    _emit("add" if written.created else "update", name, id=written.item["id"], etag=written.etag, data=written.item)
+
+
 def _written(name: str, written: Written) -> Response:
-    _emit("add" if written.created else "update", name, data=written.item)
+    _emit_written(name, written)
     response = json_response(written.item, 201 if written.created else 200)
     response.set_etag(written.etag)
     return response
@@ -138,9 +142,9 @@ def append_item(name):
     :statuscode 400: a bad store name, malformed JSON or a JSON body that is not an object
     :statuscode 413: the body is larger than MAX_BODY_SIZE
     """
-    item = _store().append(namespace(), name, _fields())
-    _emit("add", name, data=item)
-    return {"id": item["id"]}
+    written = _store().append_written(namespace(), name, _fields())
+    _emit_written(name, written)
+    return {"id": written.item["id"]}
 
 
 @blueprint.get("/store/<name>/<item_id>")
@@ -187,7 +191,7 @@ def merge_item(name, item_id):
     :statuscode 413: the body is larger than MAX_BODY_SIZE
     """
     written = _store().merge(namespace(), name, parse_id(item_id), _fields(), if_match=_if_match())
-    _emit("add" if written.created else "update", name, data=written.item)
+    _emit_written(name, written)
     return {}
 
 

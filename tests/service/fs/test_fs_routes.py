@@ -134,10 +134,12 @@ def test_upload_and_delete_emit_events_after_commit(client, redis_client):
     upload(client, "/fs/ev/a.txt", b"data")
     client.delete("/fs/ev/a.txt")
     events = [json.loads(fields[b"event"]) for _, fields in redis_client.xrange("hipflask:events")]
-    assert [(e["source"], e["message"]) for e in events] == [
-        ("fs", {"action": "upload", "path": "/fs/ev/a.txt"}),
-        ("fs", {"action": "delete", "path": "/fs/ev/a.txt"}),
+    assert [(e["source"], e["message"]["action"], e["message"]["path"]) for e in events] == [
+        ("fs", "upload", "/fs/ev/a.txt"),
+        ("fs", "delete", "/fs/ev/a.txt"),
     ]
+    assert events[0]["message"]["size"] == 4
+    assert events[0]["message"]["sha256"] == hashlib.sha256(b"data").hexdigest()
 
 
 def test_uploads_leave_no_temporary_files(client, leftovers, blob):

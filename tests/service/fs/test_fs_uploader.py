@@ -148,7 +148,9 @@ def test_upload_emits_an_event(client, redis_client):
     upload(client, "minecraft", b"hello", "test.txt")
     events = [json.loads(fields[b"event"]) for _, fields in redis_client.xrange("hipflask:events")]
     assert events[-1]["source"] == "fs"
-    assert events[-1]["message"] == {"action": "upload", "path": "/minecraft/test.txt"}
+    message = events[-1]["message"]
+    assert (message["action"], message["path"], message["size"]) == ("upload", "/minecraft/test.txt", 5)
+    assert message["etag"].startswith('"') and message["etag"].endswith('-5"')
 
 
 def test_a_refused_duplicate_emits_no_event(client, redis_client):

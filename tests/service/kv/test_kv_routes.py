@@ -320,11 +320,17 @@ def _events(redis_client):
 
 
 def test_write_emits_a_set_event(client, redis_client):
-    client.post("/kv/app/x", data=b"1", content_type="text/plain", headers={"Uid": "alice"})
+    response = client.post("/kv/app/x", data=b"1", content_type="text/plain", headers={"Uid": "alice"})
     event = _events(redis_client)[-1]
     assert event["source"] == "kv"
-    assert event["message"] == {"action": "set", "key": "app/x"}
+    assert event["message"] == {"action": "set", "key": "app/x", "etag": response.headers["ETag"].strip('"'),
+                                "content_type": "text/plain", "size": 1}
     assert event["user_token"] == "alice"
+
+
+def test_a_json_write_event_carries_the_value(client, redis_client):
+    client.put("/kv/app/cfg", data=b'{"on": true}', content_type="application/json")
+    assert _events(redis_client)[-1]["message"]["value"] == {"on": True}
 
 
 def test_delete_emits_a_delete_event(client, redis_client):

@@ -240,11 +240,22 @@ def test_delete_emits_one_event_per_deleted_id(client, events):
     assert all(e["store_name"] == "things" for e in events())
 
 
-def test_no_store_event_when_the_source_is_not_selected(build_app, redis_client):
+def test_store_event_goes_to_the_stream_but_not_stdout_when_the_source_is_not_selected(build_app, redis_client,
+                                                                                         capsys):
     from store.wsgi import build
     client = build_app(build, LOCAL_EVENT_SOURCES="kv").test_client()
     client.post("/store/things", json={"a": 1})
-    assert redis_client.xlen("hipflask:events") == 0
+    assert redis_client.xlen("hipflask:events") == 1
+    assert '"source": "store"' not in capsys.readouterr().out
+
+
+def test_write_events_carry_the_item_id_and_its_new_etag(client, events):
+    item_id = append(client, a=1)
+    etag = client.get(f"/store/things/{item_id}").headers["ETag"].strip('"')
+    client.put(f"/store/things/{item_id}", json={"a": 2})
+    new_etag = client.get(f"/store/things/{item_id}").headers["ETag"].strip('"')
+    assert [(e["action"], e["id"], e["etag"]) for e in events()] == [("add", item_id, etag),
+                                                                    ("update", item_id, new_etag)]
 
 
 def test_failed_write_emits_no_event(client, events):
