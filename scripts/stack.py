@@ -29,7 +29,7 @@ from pathlib import Path
 from supervisor import Command, Supervisor
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = ("diagnostic", "store", "kv", "fs", "render")
+SERVICES = ("diagnostic", "store", "kv", "fs", "render", "events")
 GATEWAY_TEMPLATE = ROOT / "gateway" / "templates" / "hipflask.conf.template"
 NATIVE_TEMPLATE = ROOT / "gateway" / "nginx.native.conf.template"
 
@@ -70,6 +70,9 @@ class Stack:
         env["DATA_DIR"] = str(self.var / "data" / name)
         env["BIND"] = self.addresses[name]
         env["PYTHONUNBUFFERED"] = "1"
+        if name == "events":  # many idle streams: greenlets, one worker (README: EVENTS_WORKERS)
+            env["WORKER_CLASS"] = "gevent"
+            env["WORKERS"] = os.environ.get("EVENTS_WORKERS", "1")
         if name == "diagnostic":
             env.setdefault("DIAGNOSTIC_TARGETS", ",".join(
                 f"{other}=http://{address}" for other, address in self.addresses.items() if other != "diagnostic"))

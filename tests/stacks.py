@@ -22,12 +22,13 @@ import requests
 from support import docker_available, free_port, free_port_run, missing, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVICES = ("diagnostic", "store", "kv", "fs", "render")
+SERVICES = ("diagnostic", "store", "kv", "fs", "render", "events")
 STACK_ENV = {
     "RENDER_TOKEN": "test-token",
     "MAX_BODY_SIZE": "1m",
     "FS_MAX_UPLOAD_SIZE": "64m",
     "LOCAL_EVENT_SOURCES": "*",
+    "EVENTS_HEARTBEAT_SECONDS": "1",
     "LOG_LEVEL": "INFO",
 }
 
@@ -74,7 +75,7 @@ class NativeStack(Stack):
         self.log = open(self.var / "stack.log", "wb")
         self.static = self.var / "static"
         self.static.mkdir()
-        self.base_port, self.redis_port = free_port_run(6), free_port()
+        self.base_port, self.redis_port = free_port_run(len(SERVICES) + 1), free_port()
         self.process = subprocess.Popen(self.command(), env=self.process_env(), stdout=self.log,
                                         stderr=subprocess.STDOUT)
         try:
