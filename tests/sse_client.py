@@ -54,6 +54,17 @@ class Subscriber:
         self.on_close = on_close
         self.retry: str | None = None
 
+    def wait_open(self, timeout: float = 10) -> None:
+        """Until the stream's first field, the `retry:` hint (the subscription is registered by then)."""
+        deadline = time.monotonic() + timeout
+        for event in self.parsed:
+            if event.event == "retry":
+                self.retry = event.data
+                return
+            if time.monotonic() > deadline:
+                break
+        raise AssertionError(f"no retry hint within {timeout}s")
+
     def next_change(self, timeout: float = 10):
         """The next event that is not a comment or a retry hint; None when the stream ended."""
         deadline = time.monotonic() + timeout

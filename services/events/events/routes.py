@@ -99,3 +99,14 @@ def _stream(fanout: Fanout, subscription: Subscription, start: history.Resume) -
             yield event.chunk
     finally:
         fanout.unsubscribe(subscription)
+
+
+@blueprint.get("/_hipflask/subscribers")
+def subscribers():
+    """This worker's streams (the service's own port only; the gateway does not route it).
+
+    :statuscode 200: ``{"subscribers": n, "dropped": n, "max_subscribers": n, "position": "<id>"}``
+    """
+    fanout = _fanout()
+    return {"subscribers": fanout.count(), "dropped": fanout.dropped, "max_subscribers": fanout.max_subscribers,
+            "position": fanout.position}

@@ -29,7 +29,7 @@ def test_stream_is_text_event_stream_never_cached_nor_buffered(client):
 
 def test_stream_starts_with_the_retry_hint(subscribe):
     subscriber = subscribe()
-    subscriber.quiet_for(0.2)
+    subscriber.wait_open()
     assert subscriber.retry == "1500"
 
 
