@@ -6,4 +6,4 @@ ROOT = BENCH.parent
 RESULTS = BENCH / "RESULTS.md"
 WRK_SCRIPT = BENCH / "wrk.lua"
 COMPOSE_OVERRIDE = BENCH / "compose.bench.yml"
-SERVICES = ("diagnostic", "store", "kv", "fs", "render")
+SERVICES = ("diagnostic", "store", "kv", "fs", "render", "events")

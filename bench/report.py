@@ -86,6 +86,8 @@ class Report:
             if scenario.kind == "upload":
                 growth = max(m.mem_growth for m in measures)
                 figure += f", fs +{growth / MiB:.0f} MiB"
+            if scenario.kind == "events":
+                figure += f"; {measures[-1].detail}"
             rows.append(f"| {scenario.name} | {figure} | {statistics.median(m.p50_ms for m in measures):.2f} | "
                         f"{statistics.median(m.p99_ms for m in measures):.2f} | {errors} | "
                         f"{'' if ratio is None else f'{ratio:.2f}'} | "

@@ -12,6 +12,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
+import events_load
 from console import log
 from layout import BENCH, WRK_SCRIPT
 from processes import Sampler
@@ -66,7 +67,7 @@ class Bench:
 
     def family_down(self, family: str) -> str:
         probe = {"diagnostic": "/diagnostic", "store": "/store/bench_probe", "kv": "/kv/bench/probe",
-                 "fs": "/fs/bench/probe", "render": "/render/hello.html"}[family]
+                 "fs": "/fs/bench/probe", "render": "/render/hello.html", "events": "/events?colour=probe"}[family]
         try:
             status, _, body = http_request(self.target.url + probe, timeout=5)
         except OSError as exc:
@@ -180,6 +181,10 @@ class Bench:
             result = self.wrk(scenario, duration, ids_file)
         elif scenario.kind == "upload":
             result = self.upload(scenario)
+        elif scenario.kind == "events":
+            idle = min(scenario.subscribers, 20) if self.args.quick else scenario.subscribers
+            result = events_load.measure(self.target.url, idle, scenario.rate, duration,
+                                         lambda: self.sampler.sample().get("events", 0))
         else:
             result = self.dd(scenario)
         children_after = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -26,6 +26,8 @@ class Scenario:
     upload: str = ""                # "multipart" or "put"
     size: int = 0                   # upload and dd sizes
     family: str = ""                # a scenario is skipped when its family does not answer
+    subscribers: int = 0            # events: idle subscribers held open during the write load
+    rate: float = 0.0               # events: writes per second
 
 
 @dataclass
@@ -67,6 +69,8 @@ def scenarios(file_size: int, big_size: int) -> list[Scenario]:
         Scenario("GET /kv/<key> 1 KiB", "wrk", "kv", "/kv/bench/get", ceiling="ceiling: bare Flask", family="kv"),
         Scenario("GET /render/hello.html?name=x", "wrk", "render", "/render/hello.html?name=x",
                  ceiling="ceiling: bare Flask", family="render"),
+        *(Scenario(f"events: {n} idle subscribers, 200 writes/s", "events", "events", subscribers=n, rate=200,
+                   family="events") for n in (100, 1000)),
         Scenario(f"ceiling: nginx static {human(file_size)}", "wrk", "gateway", "/static/{static_name}",
                  connections=4, is_ceiling=True, file_scenario=True),
         Scenario(f"GET /fs/<path> {human(file_size)}", "wrk", "fs", "/fs/bench/download.bin", connections=4,
