@@ -21,7 +21,8 @@ from hipflask.config import ConfigError, Env
 
 from diagnostic.api_document import StackDocument
 
-DEFAULT_TARGETS = "store=http://store:8000,kv=http://kv:8000,fs=http://fs:8000,render=http://render:8000"
+DEFAULT_TARGETS = ("store=http://store:8000,kv=http://kv:8000,fs=http://fs:8000,render=http://render:8000,"
+                   "events=http://events:8000")
 
 
 @dataclass

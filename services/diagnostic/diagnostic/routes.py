@@ -42,6 +42,8 @@ def diagnostic():
                           "uptime_seconds": result.detail.get("uptime_seconds"),
                           "restarts": result.detail.get("restarts"),
                           **({"volume": result.detail["volume"]} if "volume" in result.detail else {}),
+                          **({"redis_failures": result.detail["redis_failures"]}
+                             if result.detail.get("redis_failures") else {}),
                           **({"detail": result.detail} if not result.ok else {})}
             for result in results
         },

@@ -64,10 +64,8 @@ class Fanout:
         return len(self.subscriptions)
 
     def stop(self) -> None:
+        """The reader ends after its current XREAD (within BLOCK_MS)."""
         self.stopping = True
-        if self.reader is not None:
-            self.reader.join(BLOCK_MS / 1000 + 2)
-        self.client.close()
 
     def _newest(self) -> str:
         """The id the reader starts after: the stream's newest, or now when Redis cannot say."""

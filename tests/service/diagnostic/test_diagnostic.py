@@ -124,3 +124,24 @@ def test_diagnostic_shows_the_native_supervisors_process_table(build_app, tmp_pa
 
 def test_diagnostic_leaves_the_process_table_out_without_a_state_file(client):
     assert "stack" not in client.get("/diagnostic").get_json()
+
+
+def test_events_lost_while_redis_is_down_are_counted_in_the_diagnostic(build_app):
+    """A store write with Redis down succeeds; the lost event shows as the store's redis_failures."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from store.wsgi import build as build_store
+    store = build_app(build_store, REDIS_URL="redis://127.0.0.1:1/0", REDIS_TIMEOUT="0.2")
+    assert store.test_client().post("/store/things", json={"a": 1}).status_code == 200
+    server = make_server("127.0.0.1", 0, store, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        from diagnostic.wsgi import build as build_diagnostic
+        diagnostic = build_app(build_diagnostic, DIAGNOSTIC_TARGETS=f"store=http://127.0.0.1:{server.server_port}",
+                               DIAGNOSTIC_CACHE_SECONDS="0")
+        body = diagnostic.test_client().get("/diagnostic").get_json()
+        assert body["checks"]["store"]["redis_failures"]["events"] >= 1
+    finally:
+        server.shutdown()

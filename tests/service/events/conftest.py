@@ -15,7 +15,7 @@ def app(build_app):
 def store_client(build_app):
     """A real store service on the same Redis: its writes are the events."""
     from store.wsgi import build as build_store
-    return build_store and build_app(build_store).test_client()
+    return build_app(build_store).test_client()
 
 
 @pytest.fixture

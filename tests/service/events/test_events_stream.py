@@ -151,3 +151,36 @@ def test_a_closed_stream_frees_its_place(client, app):
     next(response.response)
     response.close()
     assert app.extensions["events"].count() == 0
+
+
+def test_with_redis_down_a_stream_still_opens_and_heartbeats(build_app):
+    from events.wsgi import build
+    app = build_app(build, REDIS_URL="redis://127.0.0.1:1/0", REDIS_TIMEOUT="0.2", EVENTS_HEARTBEAT_SECONDS="0.1")
+    response = app.test_client().get("/events", buffered=False)
+    try:
+        assert response.status_code == 200
+        assert [next(response.response) for _ in range(2)][1] == b": heartbeat\n\n"
+    finally:
+        response.close()
+        app.extensions["events"].stop()
+
+
+def test_with_redis_down_a_replay_is_a_503_with_retry_after(build_app):
+    from events.wsgi import build
+    app = build_app(build, REDIS_URL="redis://127.0.0.1:1/0", REDIS_TIMEOUT="0.2")
+    try:
+        response = app.test_client().get("/events?lastEventId=1-0")
+        assert response.status_code == 503
+        assert response.get_json()["code"] == "redis_unavailable"
+        assert response.headers["Retry-After"]
+        assert app.extensions["events"].count() == 0
+    finally:
+        app.extensions["events"].stop()
+
+
+def test_subscriber_counts_are_served_on_the_service_port(client, app):
+    response = client.get("/events", buffered=False)
+    try:
+        assert client.get("/_hipflask/subscribers").get_json()["subscribers"] == 1
+    finally:
+        response.close()
