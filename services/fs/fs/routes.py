@@ -12,7 +12,7 @@ FS_ACCEL_REDIRECT=false the service sends the file itself.
 from __future__ import annotations
 
 import contextlib
-import os
+from typing import Callable
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, make_response, render_template, request, send_file
@@ -36,12 +36,13 @@ S3_URL_HEADER = "X-S3-URL"
 SHA256_HEADER = "X-Content-SHA256"
 
 
-def _emit_upload(url_path: str, stored: Stored) -> None:
-    """The fs.upload event, with the ETag the gateway serves the file with (nginx's mtime-size)."""
+def _emit_upload(url_path: str, stored: Stored, locate: Callable[[], Located]) -> None:
+    """The fs.upload event, with the ETag the gateway serves a local volume's file with (nginx's
+    mtime-size; None on an object store, whose ETag is its own)."""
     try:
-        st = os.stat(_volume().root / stored.relpath)
-        etag = f'"{int(st.st_mtime):x}-{st.st_size:x}"'
-    except OSError:  # replaced or removed meanwhile: the event still names the upload
+        located = locate()
+        etag = f'"{int(located.modified):x}-{located.size:x}"' if located.path is not None else None
+    except (HipflaskError, OSError):  # replaced or removed meanwhile: the event still names the upload
         etag = None
     emit_local_event("fs", {"action": "upload", "path": url_path, "etag": etag, "size": stored.size,
                             "sha256": stored.sha256})
@@ -143,7 +144,7 @@ def fs_upload(path: str):
     """
     names = paths.fs_path(path)
     stored = _volume().put(names, _uploaded_file().stream)
-    _emit_upload(f"/fs/{path}", stored)
+    _emit_upload(f"/fs/{path}", stored, lambda: _volume().locate_file(path))
     return "Thanks", 200, {SHA256_HEADER: stored.sha256}
 
 
@@ -161,7 +162,7 @@ def fs_put(path: str):
     names = paths.fs_path(path)
     with _size_limit():
         stored = _volume().write(names, request.stream)
-    _emit_upload(f"/fs/{path}", stored)
+    _emit_upload(f"/fs/{path}", stored, lambda: _volume().locate_file(path))
     return "Thanks", 200, {SHA256_HEADER: stored.sha256}
 
 
@@ -212,7 +213,7 @@ def upload(partition: str):
         if _wants_json_listing():
             raise
         return render_template("fs/exists.html", partition=partition, name=name), 409
-    _emit_upload(f"/{partition}/{name}", stored)
+    _emit_upload(f"/{partition}/{name}", stored, lambda: _volume().locate_upload(partition, name))
     response = _listing(partition, stored=name)
     response.headers[SHA256_HEADER] = stored.sha256
     return response
