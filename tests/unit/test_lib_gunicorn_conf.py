@@ -1,0 +1,28 @@
+"""hipflask.gunicorn_conf: the worker class and its connection limit come from the environment."""
+import importlib
+
+import pytest
+
+from hipflask.config import ConfigError
+
+
+def load(monkeypatch, **environ):
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    import hipflask.gunicorn_conf as conf
+    return importlib.reload(conf)
+
+
+def test_threaded_workers_by_default(monkeypatch):
+    monkeypatch.delenv("WORKER_CLASS", raising=False)
+    assert load(monkeypatch).worker_class == "gthread"
+
+
+def test_worker_class_gevent_for_many_idle_streams(monkeypatch):
+    conf = load(monkeypatch, WORKER_CLASS="gevent", WORKER_CONNECTIONS="3000")
+    assert (conf.worker_class, conf.worker_connections) == ("gevent", 3000)
+
+
+def test_an_unknown_worker_class_stops_the_start_naming_the_variable(monkeypatch):
+    with pytest.raises(ConfigError, match="WORKER_CLASS"):
+        load(monkeypatch, WORKER_CLASS="eventlet")
