@@ -5,7 +5,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = ("diagnostic", "store", "kv", "fs", "render")
+SERVICES = ("diagnostic", "store", "kv", "fs", "render", "events")
 for name in SERVICES:
     sys.path.insert(0, str(ROOT / "services" / name))
 
@@ -18,4 +18,4 @@ def _build(name):
     return module.build(env)
 
 
-diagnostic, store, kv, fs, render = (_build(name) for name in SERVICES)
+diagnostic, store, kv, fs, render, events = (_build(name) for name in SERVICES)
