@@ -216,6 +216,21 @@ class ComposeStack(Stack):
     def scale(self, service: str, replicas: int) -> None:
         self.run("up", "-d", "--no-recreate", "--wait", "--scale", f"{service}={replicas}")
 
+    def containers(self, service: str) -> list[str]:
+        """The ids of the service's running containers (one per replica)."""
+        return self.run("ps", "-q", service).stdout.split()
+
+    def container_get(self, container: str, path: str) -> str:
+        """GET `path` on a container's own port (routes the gateway does not serve)."""
+        code = f"import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8000{path}', timeout=5).read().decode())"
+        result = subprocess.run(["docker", "exec", container, "python", "-c", code], capture_output=True, text=True,
+                                timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def kill_container(self, container: str) -> None:
+        subprocess.run(["docker", "kill", "-s", "SIGKILL", container], capture_output=True, check=True, timeout=60)
+
 
 def group_alive(pgid: int) -> bool:
     """A process group still has a live (not zombie) member."""
