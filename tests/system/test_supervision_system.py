@@ -10,7 +10,7 @@ import requests
 
 from support import wait_until
 
-SERVICES = ("diagnostic", "store", "kv", "fs", "render")
+SERVICES = ("diagnostic", "store", "kv", "fs", "render", "events")
 
 
 def test_diagnostic_reports_each_services_uptime_and_restart_count(gateway):
