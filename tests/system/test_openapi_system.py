@@ -16,9 +16,9 @@ from hipflask.openapi import INTERNAL_PREFIX
 from support import missing
 
 TIMEOUT = 30
-SERVICES = ("diagnostic", "store", "kv", "fs", "render")
-# Always 500 by design: it shows how the application fails.
-EXCLUDED = ("/diagnostic/fail",)
+SERVICES = ("diagnostic", "store", "kv", "fs", "render", "events")
+# Always 500 by design: it shows how the application fails. /events streams until the client leaves.
+EXCLUDED = ("/diagnostic/fail", "/events")
 
 
 def shape(path: str) -> str:
