@@ -214,7 +214,8 @@ class ComposeStack(Stack):
             self.run("cp", str(path), f"gateway:/srv/static/{name}")
 
     def scale(self, service: str, replicas: int) -> None:
-        self.run("up", "-d", "--no-recreate", "--wait", "--scale", f"{service}={replicas}")
+        """Run `replicas` of the service, waiting for its own health only (the others keep running)."""
+        self.run("up", "-d", "--no-recreate", "--no-deps", "--wait", "--scale", f"{service}={replicas}", service)
 
     def containers(self, service: str) -> list[str]:
         """The ids of the service's running containers (one per replica)."""
