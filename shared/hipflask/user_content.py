@@ -65,7 +65,8 @@ def protect(response: Response, name: str | None = None, content_type: str | Non
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = USER_CONTENT_CSP
     active = is_active_type(content_type) if content_type is not None else bool(name) and is_active_name(name)
-    if active and "Content-Disposition" not in response.headers and not inline_allowed(request.path):
+    already = response.headers.get("Content-Disposition", "").startswith("attachment")
+    if active and not already and not inline_allowed(request.path):
         response.headers["Content-Disposition"] = attachment(name or request.path.rpartition("/")[2] or "download")
     return response
 
