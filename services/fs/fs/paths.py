@@ -23,7 +23,7 @@ MAX_PATH_BYTES = 2048
 PARTITION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 RESERVED_PARTITIONS = frozenset({
     "list", "dl", "fs", "store", "kv", "render", "template", "raw_template", "diagnostic", "echo",
-    "hello", "message", "static", "_hipflask", "_fs_files", "_fs_s3", "_gateway",
+    "hello", "message", "auth", "static", "_hipflask", "_fs_files", "_fs_s3", "_gateway",
 })
 _UNSAFE_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\\]")
 _ENCODED_SEPARATORS = re.compile(r"%(?:2e|2f|5c|00)", re.IGNORECASE)
