@@ -7,36 +7,7 @@ import uuid
 
 import pytest
 
-from support import missing
-
 pytestmark = pytest.mark.browser
-
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing("playwright is not installed (requirements-dev.txt)")
-    if not os.path.exists(CHROMIUM):
-        missing(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(accept_downloads=True)
-    context.set_default_timeout(15000)
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 @pytest.fixture
