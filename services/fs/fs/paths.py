@@ -61,6 +61,13 @@ def name(value: str) -> Name:
     return Name(value)
 
 
+def namespace_folder(value: str) -> str:
+    """`value` when it may name a namespace's own folder (token mode: one plain name), else BadPath."""
+    if "/" in value:
+        raise BadPath("a namespace folder is one name")
+    return name(value)
+
+
 def fs_path(path: str) -> FsPath:
     """The names of a relative `/fs` path (`a/b.txt` -> `("a", "b.txt")`), else BadPath.
 

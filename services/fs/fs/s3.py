@@ -112,7 +112,7 @@ class S3Store:
         """This store seen by one namespace (token mode): its files and partitions live under
         `<prefix>namespaces/<namespace>/` and nothing outside it is reachable."""
         view = copy.copy(self)
-        view.prefix = f"{self.prefix}{NAMESPACES}/{paths.name(namespace)}/"
+        view.prefix = f"{self.prefix}{NAMESPACES}/{paths.namespace_folder(namespace)}/"
         return view
 
     def _key(self, parts: tuple[str, ...]) -> str:

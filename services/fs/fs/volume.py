@@ -67,7 +67,7 @@ class Volume:
         """This volume seen by one namespace (token mode): its files and partitions live under
         `namespaces/<namespace>/` and nothing outside it is reachable. Temporaries are shared."""
         view = copy.copy(self)
-        view.prefix = (NAMESPACES, paths.name(namespace))
+        view.prefix = (NAMESPACES, paths.namespace_folder(namespace))
         return view
 
     # -- temporary files ------------------------------------------------------------------
