@@ -107,7 +107,8 @@ class Policy:
             raise ConfigError("AUTH_MODE: token mode needs AUTH_KEYS, AUTH_KEYS_FILE or AUTH_PUBLIC_KEYS_FILE")
         return cls(mode, keyring, parse_public(env.str("AUTH_PUBLIC", "")), user_header)
 
-    def _named_namespace(self) -> str:
+    def named_namespace(self) -> str:
+        """The namespace the user header names (uid mode's namespace; an admin's choice in token mode)."""
         return make_safe(request.environ.get(self.user_header_key))
 
     @staticmethod
@@ -124,12 +125,12 @@ class Policy:
     def identify(self, required: str, own_secret: bool = False) -> Identity:
         """The identity of the current request for a view needing `required`; raises 401/403."""
         if self.mode == "uid":
-            return Identity(self._named_namespace(), None, "uid")
+            return Identity(self.named_namespace(), None, "uid")
         token, source = self._presented_token()
         if required == OPEN:
             return self._lenient(token, source)
         if token is None:
-            named = self._named_namespace()
+            named = self.named_namespace()
             opened = self.public.get(named)
             if opened is not None and RANK[opened] >= RANK[required]:
                 return Identity(named, opened, "public")
@@ -146,7 +147,7 @@ class Policy:
         if RANK[claims.scope] < RANK[required]:
             raise insufficient_scope(required)
         if claims.scope == ADMIN and request.environ.get(self.user_header_key):
-            namespace = self._named_namespace()
+            namespace = self.named_namespace()
         else:
             namespace = make_safe(claims.subject)
         return Identity(namespace, claims.scope, source, claims.expires)
@@ -187,7 +188,11 @@ def check() -> None:
 
 
 def _resolve() -> Identity:
-    found = policy().identify(required_scope(), _declared(_OWN_SECRET_ATTRIBUTE, False))
+    rule = policy()
+    if rule.mode == "uid":
+        found = Identity(rule.named_namespace(), None, "uid")
+    else:
+        found = rule.identify(required_scope(), _declared(_OWN_SECRET_ATTRIBUTE, False))
     request.environ["hipflask.identity"] = found
     request.environ["hipflask.namespace"] = found.namespace
     return found
