@@ -123,9 +123,7 @@ class Policy:
         return None, "anonymous"
 
     def identify(self, required: str, own_secret: bool = False) -> Identity:
-        """The identity of the current request for a view needing `required`; raises 401/403."""
-        if self.mode == "uid":
-            return Identity(self.named_namespace(), None, "uid")
+        """The token-mode identity of the current request for a view needing `required`; raises 401/403."""
         token, source = self._presented_token()
         if required == OPEN:
             return self._lenient(token, source)
