@@ -27,6 +27,7 @@ SCOPES = (READ, WRITE, ADMIN)
 RANK = {READ: 1, WRITE: 2, ADMIN: 3}
 MIN_SECRET_BYTES = 32
 LEEWAY_SECONDS = 5
+VERIFIED_CACHE_SIZE = 4096  # tokens whose signature and claims were checked, per process
 _KID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _TTL = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
 _TTL_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -120,6 +121,7 @@ class Keyring:
         self.keys = keys
         self.audience = audience
         self.signing = next((key for key in keys if key.algorithm == "HS256"), None)
+        self._verified: dict[str, Claims] = {}
 
     @classmethod
     def from_env(cls, env: Env) -> "Keyring":
@@ -152,7 +154,21 @@ class Keyring:
                 if key.algorithm == algorithm and (kid is None or key.kid is None or key.kid == kid)]
 
     def verify(self, token: str) -> Claims:
-        """The claims of a valid token; InvalidToken otherwise."""
+        """The claims of a valid token; InvalidToken otherwise. A token seen before is not checked
+        again, only its expiry (the keys never change while the process runs)."""
+        known = self._verified.get(token)
+        if known is not None:
+            if known.expires + LEEWAY_SECONDS >= time.time():
+                return known
+            self._verified.pop(token, None)
+            raise InvalidToken("ExpiredSignatureError")
+        claims = self._check(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = claims
+        return claims
+
+    def _check(self, token: str) -> Claims:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:

@@ -9,7 +9,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from hipflask.config import ConfigError, Env
-from hipflask.tokens import InvalidToken, Keyring, parse_public_keys, parse_shared_keys, parse_ttl
+from hipflask.tokens import LEEWAY_SECONDS, InvalidToken, Keyring, parse_public_keys, parse_shared_keys, parse_ttl
+from support import wait_until
 
 SECRET_A = "a" * 32
 SECRET_B = "b" * 40
@@ -180,3 +181,17 @@ def test_lifetimes_are_read_with_their_unit(text, seconds):
 def test_bad_lifetimes_are_refused(text):
     with pytest.raises(ValueError):
         parse_ttl(text)
+
+
+
+def test_a_token_seen_before_still_expires(keyring):
+    value = keyring.mint("alice", "read", 60, now=time.time() - 60 - LEEWAY_SECONDS + 1)
+    assert keyring.verify(value).subject == "alice"  # valid about one second more, and now known
+
+    def refused():
+        try:
+            keyring.verify(value)
+        except InvalidToken:
+            return True
+        return False
+    wait_until(refused, 5, "the known token to expire")
