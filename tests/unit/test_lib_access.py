@@ -118,8 +118,9 @@ def test_open_routes_need_no_token(client):
     assert client.get("/ops").get_json() == {"namespace": "DEFAULT"}
 
 
-def test_health_routes_stay_open(client):
-    assert client.get("/_hipflask/live").status_code == 200
+@pytest.mark.parametrize("path", ["/_hipflask/live", "/_hipflask/openapi.json"])
+def test_ops_routes_of_the_library_stay_open(client, path):
+    assert client.get(path).status_code == 200
 
 
 def test_unknown_routes_need_a_token_too(client):
