@@ -1,5 +1,6 @@
 """fs in front of browsers: downloads are sandboxed user content; in token mode each namespace has its own files."""
 import io
+
 import pytest
 
 from fs.wsgi import build
