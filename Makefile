@@ -7,7 +7,7 @@ PORT ?= 8080
 COMPOSE ?= docker compose
 export PORT
 
-.PHONY: help build run debug start stop status test test-unit test-service test-system test-faults bench docs clean clean-data
+.PHONY: help build run debug start stop status token test test-unit test-service test-system test-faults bench docs clean clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -31,6 +31,10 @@ start: ## production mode in the background: compose when Docker runs, else the 
 stop: ## stop what `make start` started
 	@if [ -f var/run/stack.pid ]; then $(PY) scripts/stack.py stop; fi
 	@if docker info >/dev/null 2>&1; then $(COMPOSE) down; fi
+
+token: ## print a token: make token NS=alice SCOPE=write TTL=30d (signed with AUTH_KEYS / AUTH_KEYS_FILE)
+	@scripts/setup.sh >/dev/null
+	@$(PY) -m hipflask.mint --ns "$(NS)" --scope "$(or $(SCOPE),read)" --ttl "$(or $(TTL),1h)"
 
 status: ## the /diagnostic summary as a table
 	@$(PY) scripts/status.py http://127.0.0.1:$(PORT)

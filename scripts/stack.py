@@ -49,6 +49,15 @@ def find_binary(name: str, *extra: str) -> str:
     return found
 
 
+def gateway_settings() -> dict[str, str]:
+    """The directives gateway/settings.sh derives from the environment (the same script the
+    gateway image runs), as template values."""
+    result = subprocess.run(["sh", str(ROOT / "gateway" / "settings.sh")], capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(result.stderr.strip() or "gateway/settings.sh failed")
+    return dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+
+
 class Stack:
     def __init__(self, port: int, var: Path, debug: bool, base_port: int, redis_port: int):
         self.port = port
@@ -98,6 +107,12 @@ class Stack:
             "NGINX_MIME_TYPES": "/etc/nginx/mime.types",
             "NGINX_USER_DIRECTIVE": "user root;" if os.geteuid() == 0 else "",
             "GATEWAY_SERVER_CONF": str(self.run_dir / "hipflask.conf"),
+            "GATEWAY_SNIPPETS": str(ROOT / "gateway" / "snippets"),
+            "CORS_ORIGINS": env.get("CORS_ORIGINS", ""),
+            "CORS_MAX_AGE": env.get("CORS_MAX_AGE", "600"),
+            "RATE_LIMIT": env.get("RATE_LIMIT", "off") or "off",
+            "UPLOAD_CONNECTIONS": env.get("UPLOAD_CONNECTIONS", "0") or "0",
+            **gateway_settings(),
         }
         for name, address in self.addresses.items():
             values[f"{name.upper()}_BACKEND"] = f"hipflask_{name}"

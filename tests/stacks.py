@@ -145,13 +145,18 @@ class NativeStack(Stack):
     def put_static(self, name: str, data: bytes) -> None:
         (self.static / name).write_bytes(data)
 
+    def gateway_log(self) -> str:
+        """The gateway's access log lines so far."""
+        lines = (self.var / "stack.log").read_text(errors="replace").splitlines()
+        return "\n".join(line for line in lines if line.startswith("gateway "))
+
 
 class ComposeStack(Stack):
     kind = "compose"
 
-    def __init__(self, env: dict[str, str] | None = None):
+    def __init__(self, env: dict[str, str] | None = None, name: str = ""):
         super().__init__(env)
-        self.project = f"hipflask-test-{os.getpid()}"
+        self.project = f"hipflask-test-{os.getpid()}{name}"
         self.compose = os.environ.get("COMPOSE", "docker compose").split()
 
     def run(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
@@ -212,6 +217,9 @@ class ComposeStack(Stack):
             path.write_bytes(data)
             path.chmod(0o644)
             self.run("cp", str(path), f"gateway:/srv/static/{name}")
+
+    def gateway_log(self) -> str:
+        return self.run("logs", "--no-color", "gateway", check=False).stdout
 
     def scale(self, service: str, replicas: int) -> None:
         """Run `replicas` of the service, waiting for its own health only (the others keep running)."""

@@ -82,3 +82,17 @@ def run_threads(target, count: int, args: tuple = (), timeout: float = 120) -> N
     stuck = [thread for thread in threads if thread.is_alive()]
     assert not stuck, f"{len(stuck)} threads still running after {timeout}s"
     assert errors == [], errors
+
+
+# Token mode: the keys every tier's token-mode app or stack is started with, and tokens signed with them.
+AUTH_KEYS = "k1:" + "test-secret-k1-" * 3
+ROTATED_AUTH_KEYS = "k2:" + "test-secret-k2-" * 3 + "," + AUTH_KEYS
+
+
+def token(sub: str = "alice", scope: str = "write", ttl: int = 300, keys: str = AUTH_KEYS) -> str:
+    from hipflask.tokens import Keyring, parse_shared_keys
+    return Keyring(parse_shared_keys(keys)).mint(sub, scope, ttl)
+
+
+def bearer(sub: str = "alice", scope: str = "write", **kwargs) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(sub, scope, **kwargs)}"}

@@ -52,6 +52,19 @@ class Env:
         value = self.raw(name)
         return default if value is None else value
 
+    def secret(self, name: str) -> str | None:
+        """A secret from NAME, or read from the file NAME_FILE names (a Docker secret); never both."""
+        value, path = self.raw(name), self.raw(f"{name}_FILE")
+        if value is not None and path is not None:
+            raise ConfigError(f"{name}: set {name} or {name}_FILE, not both")
+        if path is None:
+            return value
+        try:
+            text = Path(path).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"{name}_FILE: cannot read {path} ({exc.strerror})") from None
+        return text or None
+
     def int(self, name: str, default: int, minimum: int | None = None, maximum: int | None = None) -> int:
         value = self.raw(name)
         if value is None:

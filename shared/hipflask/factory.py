@@ -6,7 +6,7 @@ from typing import Callable, Mapping
 
 from flask import Blueprint, Flask
 
-from hipflask import bodies, errors, health, openapi
+from hipflask import access, bodies, errors, health, openapi, user_content
 from hipflask.backplane import Backplane
 from hipflask.config import Env, Settings
 from hipflask.handlers import load_handlers
@@ -19,8 +19,8 @@ def create_app(service: str, blueprint: Blueprint | None = None, *,
                handlers_dir: Path | None = None,
                environ: Mapping[str, str] | None = None) -> Flask:
     """Build a service's app: settings from the environment, logging, the error shape, whole
-    request bodies (`hipflask.bodies`), the Redis
-    backplane, identity headers, health routes, the service's blueprint, `init(app, env)` for
+    request bodies (`hipflask.bodies`), the Redis backplane, the access rule, identity headers,
+    page headers, health routes, the service's blueprint, `init(app, env)` for
     the service's own settings and storage, then the user handlers of `handlers_dir`.
     """
     env = Env(environ)
@@ -39,6 +39,8 @@ def create_app(service: str, blueprint: Blueprint | None = None, *,
 
     errors.init_app(app)
     bodies.init_app(app)
+    access.init_app(app, env, settings.user_header)
+    user_content.init_app(app)
 
     @app.after_request
     def identify(response):

@@ -16,6 +16,8 @@ from flask import Blueprint, Flask, current_app, jsonify
 from hipflask import uptime
 from hipflask.config import Env
 
+from hipflask.access import open_to_all
+
 blueprint = Blueprint("hipflask_health", __name__)
 
 
@@ -42,6 +44,7 @@ def volume_space(folder) -> dict | None:
 
 
 @blueprint.get("/_hipflask/live")
+@open_to_all
 def live():
     """Liveness: the process answers.
 
@@ -53,6 +56,7 @@ def live():
 
 
 @blueprint.get("/_hipflask/ready")
+@open_to_all
 def ready():
     """Readiness: the service's own dependencies answer.
 

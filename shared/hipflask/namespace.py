@@ -1,13 +1,14 @@
 """The one namespace rule: which data space a request belongs to.
 
-The namespace is the value of the USER_HEADER_NAME header (default `Uid`) made filename-safe,
-`DEFAULT` when the header is absent or empty. The mapping is injective: letters, digits, `.` and
+In uid mode the namespace is the value of the USER_HEADER_NAME header (default `Uid`) made
+filename-safe, `DEFAULT` when the header is absent or empty; in token mode it is the token's `sub`
+(see `hipflask.access`). The mapping is injective: letters, digits, `.` and
 `-` are kept, every other byte becomes `_xx` (its hex code), and a leading `.` is encoded too, so
 two different users never share a namespace and no namespace is `.` or `..`.
 """
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import request
 
 from hipflask.errors import HipflaskError
 
@@ -41,9 +42,11 @@ def environ_key(header: str) -> str:
 
 
 def namespace() -> str:
-    """The current request's namespace (computed once per request)."""
+    """The current request's namespace (computed once per request): in uid mode the user header's,
+    in token mode the token's (the access rule of `hipflask.access` decides)."""
     cached = request.environ.get("hipflask.namespace")
     if cached is None:
-        key = current_app.extensions["hipflask.user_header_environ_key"]
-        cached = request.environ["hipflask.namespace"] = make_safe(request.environ.get(key))
+        from hipflask import access  # access builds on make_safe: imported here to keep the modules acyclic
+
+        cached = access.identity().namespace
     return cached

@@ -17,6 +17,8 @@ from typing import Iterable
 
 from flask import Blueprint, Flask, current_app, jsonify
 
+from hipflask.access import open_to_all
+
 INTERNAL_PREFIX = "/_hipflask/"
 IGNORED_HEADERS = frozenset(("content-type", "accept", "authorization"))
 ERROR_STATUSES = frozenset((400, 405, 412, 413, 415, 503, 507))
@@ -182,6 +184,7 @@ def merge(documents: Iterable[dict], version: str) -> dict:
 
 
 @blueprint.get("/_hipflask/openapi.json")
+@open_to_all
 def own_document():
     """This service's OpenAPI document (merged by the diagnostic service into ``/openapi.json``).
 

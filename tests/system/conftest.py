@@ -10,7 +10,26 @@ import os
 import pytest
 
 from stacks import ComposeStack, NativeStack
-from support import missing
+from support import ROTATED_AUTH_KEYS, free_port, missing
+
+# The token-mode stack (one per kind, shared by the security tests): two keys (rotation), two
+# public namespaces, CORS for the browser tests' allowed origin, a rate limit that ordinary tests
+# stay under, and the test client's own addresses as trusted proxies (X-Forwarded-For then names
+# the client, so a test can be a client of its own).
+TRUSTED_TEST_PROXIES = "127.0.0.1,172.16.0.0/12,192.168.0.0/16,10.0.0.0/8"
+
+
+def token_stack_env(allowed_origin: str) -> dict[str, str]:
+    return {
+        "AUTH_MODE": "token",
+        "AUTH_KEYS": ROTATED_AUTH_KEYS,
+        "AUTH_PUBLIC": "guestbook:write,docs:read",
+        "CORS_ORIGINS": allowed_origin,
+        "RATE_LIMIT": "100r/s",
+        "RATE_LIMIT_BURST": "200",
+        "UPLOAD_CONNECTIONS": "8",
+        "TRUSTED_PROXIES": TRUSTED_TEST_PROXIES,
+    }
 
 
 def pytest_collection_modifyitems(config, items):
@@ -38,14 +57,28 @@ def gateway(stack) -> str:
     return stack.url
 
 
-# ---- a real browser: Debian's headless Chromium driven by Playwright --------------------------------
+@pytest.fixture(scope="session")
+def origins():
+    """Two local origins for browser pages: `allowed` is in the token stack's CORS_ORIGINS, `refused` is not."""
+    return {name: f"http://127.0.0.1:{free_port()}" for name in ("allowed", "refused")}
+
+
+@pytest.fixture(scope="session", params=["native", "compose"])
+def token_stack(request, origins):
+    """The stack in AUTH_MODE=token (see token_stack_env), started once per kind."""
+    env = token_stack_env(origins["allowed"])
+    with (NativeStack(env) if request.param == "native" else ComposeStack(env, name="-token")) as running:
+        yield running
+
+
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser():
+    """Headless Chromium (Debian's) driven by Playwright."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

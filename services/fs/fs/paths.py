@@ -23,7 +23,7 @@ MAX_PATH_BYTES = 2048
 PARTITION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 RESERVED_PARTITIONS = frozenset({
     "list", "dl", "fs", "store", "kv", "render", "template", "raw_template", "diagnostic", "echo",
-    "hello", "message", "static", "_hipflask", "_fs_files", "_fs_s3", "_gateway",
+    "hello", "message", "auth", "static", "_hipflask", "_fs_files", "_fs_s3", "_gateway",
 })
 _UNSAFE_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\\]")
 _ENCODED_SEPARATORS = re.compile(r"%(?:2e|2f|5c|00)", re.IGNORECASE)
@@ -59,6 +59,13 @@ def name(value: str) -> Name:
     if len(value.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
         raise BadPath(f"a name may be at most {MAX_NAME_BYTES} bytes long")
     return Name(value)
+
+
+def namespace_folder(value: str) -> str:
+    """`value` when it may name a namespace's own folder (token mode: one plain name), else BadPath."""
+    if "/" in value:
+        raise BadPath("a namespace folder is one name")
+    return name(value)
 
 
 def fs_path(path: str) -> FsPath:

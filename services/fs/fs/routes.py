@@ -18,8 +18,8 @@ from urllib.parse import quote
 from flask import Blueprint, Response, current_app, make_response, render_template, request, send_file
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.datastructures import FileStorage
-from werkzeug.utils import secure_filename
 
+from hipflask import user_content
 from hipflask.errors import HipflaskError, wants_json
 from hipflask.events import emit_local_event
 from hipflask.jsonp import json_response
@@ -96,10 +96,9 @@ def _send(located: Located, attachment: bool) -> Response:
     if located.sha256:
         response.headers[SHA256_HEADER] = located.sha256
     if attachment:
-        fallback = secure_filename(located.name) or "download"
-        response.headers["Content-Disposition"] = (
-            f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(located.name, safe='')}")
-    return response
+        response.headers["Content-Disposition"] = user_content.attachment(located.name)
+    # nosniff and the sandbox also come from the gateway's /_fs_files/ (nginx drops these two on a redirect)
+    return user_content.protect(response, name=located.name)
 
 
 def _wants_json_listing() -> bool:

@@ -19,6 +19,7 @@ for the uploader, each with its sha256 in the object metadata `sha256`.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import mimetypes
 import secrets
@@ -42,6 +43,7 @@ from fs.temporaries import Incoming, Temporaries, discarded_on_failure
 log = logging.getLogger("hipflask.fs.s3")
 FILES = "files"
 UPLOADS = "uploads"
+NAMESPACES = "namespaces"
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
 PART_SIZE = 16 * 1024 * 1024
 CLAIM_SECONDS = 3600
@@ -105,6 +107,13 @@ class S3Store:
                           retries={"max_attempts": 2, "mode": "standard"}, max_pool_connections=32))
 
     # -- plumbing ---------------------------------------------------------------------------
+
+    def scoped(self, namespace: str) -> "S3Store":
+        """This store seen by one namespace (token mode): its files and partitions live under
+        `<prefix>namespaces/<namespace>/` and nothing outside it is reachable."""
+        view = copy.copy(self)
+        view.prefix = f"{self.prefix}{NAMESPACES}/{paths.namespace_folder(namespace)}/"
+        return view
 
     def _key(self, parts: tuple[str, ...]) -> str:
         return self.prefix + "/".join(parts)

@@ -5,8 +5,10 @@ import logging
 
 from flask import Flask, current_app
 
+from hipflask import access
 from hipflask.config import Env
 from hipflask.health import add_ready_check
+from hipflask.namespace import namespace
 
 from fs.backend import FileStore
 from fs.streaming import StreamingRequest
@@ -62,5 +64,9 @@ def init_app(app: Flask, env: Env) -> None:
 
 
 def volume() -> FileStore:
-    """The storage backend of the app serving the current request."""
-    return current_app.extensions["fs"]
+    """The storage of the current request: the whole backend in uid mode (the original's global
+    fs), the request's namespace's own part in token mode."""
+    shared = current_app.extensions["fs"]
+    if access.policy().mode == "token":
+        return shared.scoped(namespace())
+    return shared

@@ -1,7 +1,7 @@
 """The fs volume: the files of `/fs/<path>` and of the uploader's partitions, stored safely.
 
 Layout under the data dir: `files/<path>` for `/fs`, `uploads/<partition>/<name>` for the
-uploader, `.tmp/` for uploads in flight (on the same file system, so a rename is atomic) and
+uploader (in token mode both under `namespaces/<namespace>/`, see `Volume.scoped`), `.tmp/` for uploads in flight (on the same file system, so a rename is atomic) and
 `.meta/` for sha256 sidecars when the file system has no extended attributes.
 
 The contract:
@@ -20,6 +20,7 @@ The contract:
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import socket
 import stat
@@ -36,6 +37,7 @@ from fs.temporaries import Incoming, Temporaries, discarded_on_failure
 FILES = "files"
 UPLOADS = "uploads"
 TEMPORARY = ".tmp"
+NAMESPACES = "namespaces"
 
 
 class Volume:
@@ -50,6 +52,7 @@ class Volume:
         self.host = (hostname or socket.gethostname() or "localhost").replace("~", "-").replace("/", "-")
         self.temporaries = Temporaries(self.tmp, self.host)
         self.checksums = Checksums(self.root, probe_xattrs(self.temporaries.path()), self.temporaries.path)
+        self.prefix: tuple[str, ...] = ()
 
     @property
     def xattrs(self) -> bool:
@@ -59,6 +62,13 @@ class Volume:
     @xattrs.setter
     def xattrs(self, value: bool) -> None:
         self.checksums.xattrs = value
+
+    def scoped(self, namespace: str) -> "Volume":
+        """This volume seen by one namespace (token mode): its files and partitions live under
+        `namespaces/<namespace>/` and nothing outside it is reachable. Temporaries are shared."""
+        view = copy.copy(self)
+        view.prefix = (NAMESPACES, paths.namespace_folder(namespace))
+        return view
 
     # -- temporary files ------------------------------------------------------------------
 
@@ -90,7 +100,7 @@ class Volume:
         with discarded_on_failure(incoming):
             names = paths.fs_path(path)
             incoming.finish()
-            parts = (FILES, *names)
+            parts = (*self.prefix, FILES, *names)
             with folders.folder(self.root, parts[:-1], create=True) as folder:
                 existing = folders.lstat(folder, parts[-1])
                 if existing is not None and not stat.S_ISREG(existing.st_mode):
@@ -107,7 +117,7 @@ class Volume:
         """Store `incoming` as `uploads/<partition>/<name>` unless that name exists (`Exists`).
         On any failure `incoming` is discarded and nothing changes."""
         with discarded_on_failure(incoming):
-            parts = (UPLOADS, paths.partition(partition), paths.name(name))
+            parts = (*self.prefix, UPLOADS, paths.partition(partition), paths.name(name))
             incoming.finish()
             with folders.folder(self.root, parts[:-1], create=True) as folder:
                 folders.lstat(folder, name)
@@ -131,7 +141,7 @@ class Volume:
 
     def delete(self, path: str) -> None:
         """Remove the file `files/<path>` (NotFound when missing or a folder)."""
-        parts = (FILES, *paths.fs_path(path))
+        parts = (*self.prefix, FILES, *paths.fs_path(path))
         with folders.folder(self.root, parts[:-1]) as folder:
             existing = folders.lstat(folder, parts[-1])
             if existing is None or not stat.S_ISREG(existing.st_mode):
@@ -160,15 +170,15 @@ class Volume:
 
     def locate_file(self, path: str) -> Located:
         """The file of a relative `/fs` path (everything a download needs)."""
-        return self._locate((FILES, *paths.fs_path(path)))
+        return self._locate((*self.prefix, FILES, *paths.fs_path(path)))
 
     def locate_upload(self, partition: str, name: str) -> Located:
         """The file `name` of an uploader partition (everything a download needs)."""
-        return self._locate((UPLOADS, paths.partition(partition), paths.name(name)))
+        return self._locate((*self.prefix, UPLOADS, paths.partition(partition), paths.name(name)))
 
     def listing(self, partition: str) -> list[Entry]:
         """The regular files of a partition by name (empty for an unknown partition)."""
-        parts = (UPLOADS, paths.partition(partition))
+        parts = (*self.prefix, UPLOADS, paths.partition(partition))
         entries = []
         try:
             with folders.folder(self.root, parts) as folder:

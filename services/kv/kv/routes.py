@@ -14,6 +14,7 @@ from hipflask.errors import HipflaskError
 from hipflask.events import emit_local_event
 from hipflask.jsonp import JSON_TYPE, dumps, json_response, jsonp_callback, wrap
 from hipflask.namespace import namespace
+from hipflask.user_content import protect
 
 from kv.storage import ANY, Item, ValueTooLarge, check_key, is_json_type
 
@@ -131,7 +132,8 @@ def read(key: str):
     if ("HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ) and not is_resource_modified(
             environ, etag=item.etag, last_modified=datetime.fromtimestamp(item.modified / 1000, timezone.utc)):
         return Response(status=304, headers=headers)
-    return Response(item.value, headers=headers, content_type=item.content_type)
+    return protect(Response(item.value, headers=headers, content_type=item.content_type),
+                   name=key.rpartition("/")[2], content_type=item.content_type)
 
 
 @blueprint.route("/kv/", endpoint="write_root", defaults={"key": ""}, methods=["POST", "PUT"])

@@ -6,11 +6,14 @@ import html
 
 from flask import Blueprint, Response, current_app, request
 
+from hipflask.access import identity, requires
 from hipflask.cache import cache_my_response
 from hipflask.convert import request_data
 from hipflask.errors import HipflaskError
 from hipflask.events import emit_local_event
 from hipflask.jsonp import dumps, json_response, jsonp_callback, wrap
+from hipflask.tokens import ADMIN, READ
+from hipflask.user_content import TRUSTED_PAGE_CSP, protect
 
 from render.engine import TemplateMissing
 
@@ -50,7 +53,9 @@ def _render(template: str) -> Response:
     except TemplateMissing:
         return _not_found(template, callback)
     if callback is None:
-        return Response(rendered.body, mimetype=rendered.mimetype)
+        # The operator wrote the template: it runs as written, but is never framed.
+        return Response(rendered.body, mimetype=rendered.mimetype,
+                        headers={"Content-Security-Policy": TRUSTED_PAGE_CSP, "X-Frame-Options": "DENY"})
     if rendered.is_json:
         return wrap(callback, rendered.body)
     return wrap(callback, dumps(rendered.body.decode("utf-8")))
@@ -67,6 +72,7 @@ def _cached_render():
 
 
 @blueprint.route("/render/<path:template>", methods=["GET", "POST"], merge_slashes=False)
+@requires(READ)  # a POST only sends the data to render with: it changes nothing
 def render(template: str):
     """Render `template` with the request's data.
 
@@ -98,7 +104,7 @@ def _source_response(template: str) -> Response:
         raise HipflaskError(404, "template_not_found", f"No Template {template}") from None
     response = Response(text, mimetype="text/plain")
     response.headers["X-Template-Folder"] = folder
-    return response
+    return protect(response, content_type="text/plain")
 
 
 @blueprint.get("/template/<path:template>", merge_slashes=False)
@@ -138,6 +144,9 @@ def template_list():
 
 
 def _require_token() -> None:
+    """An admin token (token mode) or RENDER_TOKEN."""
+    if identity().scope == ADMIN:
+        return
     token = current_app.extensions["render.access"].token
     if token is None:
         raise HipflaskError(403, "writes_disabled", "template writes are disabled: RENDER_TOKEN is not set")
@@ -148,6 +157,7 @@ def _require_token() -> None:
 
 
 @blueprint.put("/template/<path:template>", merge_slashes=False)
+@requires(ADMIN, own_secret=True)
 def template_put(template: str):
     """Store or replace user template `template`; the body is the template text (UTF-8).
 
@@ -155,7 +165,7 @@ def template_put(template: str):
     Emits the event ``{"action": "put", "template"}`` (source ``render``) once stored.
 
     :param template: the template's path under the user template folder
-    :reqheader Authorization: ``Bearer <RENDER_TOKEN>``
+    :reqheader Authorization: ``Bearer <RENDER_TOKEN>``, or an admin token in token mode
     :statuscode 200: replaced; ``{"template", "created": false}``
     :statuscode 201: created; ``{"template", "created": true}``
     :statuscode 400: refused template name, or a body that is not UTF-8
@@ -175,13 +185,14 @@ def template_put(template: str):
 
 
 @blueprint.delete("/template/<path:template>", merge_slashes=False)
+@requires(ADMIN, own_secret=True)
 def template_delete(template: str):
     """Remove user template `template` (a built-in of the same name becomes visible again).
 
     Emits the event ``{"action": "delete", "template"}`` (source ``render``) once removed.
 
     :param template: the template's path under the user template folder
-    :reqheader Authorization: ``Bearer <RENDER_TOKEN>``
+    :reqheader Authorization: ``Bearer <RENDER_TOKEN>``, or an admin token in token mode
     :statuscode 200: removed; ``{"template", "deleted": true}``
     :statuscode 400: refused template name
     :statuscode 401: missing or wrong token

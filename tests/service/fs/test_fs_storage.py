@@ -296,3 +296,21 @@ def test_a_discarded_incoming_file_leaves_nothing(volume):
     incoming.write(b"partial")
     incoming.discard()
     assert os.listdir(volume.tmp) == []
+
+
+def test_a_namespace_view_sees_only_its_own_files_and_partitions(volume):
+    alice, bob = volume.scoped("alice"), volume.scoped("bob")
+    alice.put("a.txt", received(volume, b"alice's"))
+    alice.create("p", "n.txt", received(volume, b"x"))
+    assert alice.locate_file("a.txt").size == len(b"alice's")
+    for other in (bob, volume):
+        with pytest.raises(NotFound):
+            other.locate_file("a.txt")
+        assert other.listing("p") == []
+    assert [entry.name for entry in alice.listing("p")] == ["n.txt"]
+
+
+@pytest.mark.parametrize("namespace", ["..", ".", "a/b", ""])
+def test_a_namespace_view_of_an_unsafe_name_is_refused(volume, namespace):
+    with pytest.raises(BadPath):
+        volume.scoped(namespace)
