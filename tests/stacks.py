@@ -63,6 +63,7 @@ class NativeStack(Stack):
         """`var`: the stack's VAR_DIR (a fresh temporary folder by default), removed at exit."""
         super().__init__(env)
         self.given_var = var
+        self.killed: dict[str, int] = {}
 
     def service_url(self, service: str) -> str:
         """The service's own gunicorn, bypassing the gateway (for tests of the service's guards)."""
@@ -122,10 +123,17 @@ class NativeStack(Stack):
         pgid = self.pid(service)
         os.killpg(pgid, signal.SIGKILL)
         wait_until(lambda: not group_alive(pgid), 10, f"{service} to die")
+        self.killed[service] = pgid
 
     def start(self, service: str) -> None:
-        """Release a held service; the supervisor starts it at once."""
+        """Release a held service; the supervisor starts it at once. Waits for the new process
+        (a /diagnostic worker may still hold a round of checks from before the kill)."""
         (self.var / "run" / f"{service}.hold").unlink(missing_ok=True)
+        old = self.killed.pop(service, None)
+        if old is not None:
+            wait_until(lambda: self.back(service, old), 60, f"the supervisor to start {service} again")
+            wait_until(lambda: requests.get(f"{self.service_url(service)}/_hipflask/live", timeout=2).ok, 60,
+                       f"{service} to answer")
         self.wait_routes(service)
 
     def crash(self, name: str) -> int:
