@@ -7,8 +7,8 @@ import threading
 import pytest
 from support import run_threads, wait_until
 
-from kv.storage import (ANY, BadKey, InvalidJson, KVStore, PreconditionFailed, ValueTooLarge, _after_prefix,
-                        _LIST, now_ms)
+from kv.sqlite import _LIST, KVStore
+from kv.storage import ANY, BadKey, InvalidJson, PreconditionFailed, ValueTooLarge, after_prefix, now_ms
 
 NS = "DEFAULT"
 
@@ -218,10 +218,10 @@ def test_keys_handles_prefixes_ending_in_the_highest_characters(store):
 
 
 def test_after_prefix_is_the_next_string_after_the_prefix_range():
-    assert _after_prefix("app/") == "app0"
-    assert _after_prefix("a\U0010ffff") == "b"
-    assert _after_prefix("\ud7ff") == "\ue000"
-    assert _after_prefix("\U0010ffff\U0010ffff") is None
+    assert after_prefix("app/") == "app0"
+    assert after_prefix("a\U0010ffff") == "b"
+    assert after_prefix("\ud7ff") == "\ue000"
+    assert after_prefix("\U0010ffff\U0010ffff") is None
 
 
 def test_keys_is_an_index_range_scan(store):
@@ -241,7 +241,7 @@ def test_values_survive_a_new_store_on_the_same_directory(store):
 
 
 def test_the_namespace_path_cache_is_bounded(store):
-    from kv.storage import PATHS_CACHED
+    from kv.sqlite import PATHS_CACHED
     for index in range(PATHS_CACHED + 500):
         assert store._path(f"user{index}").name == f"user{index}.sqlite3"
     assert store._path.cache_info().currsize == PATHS_CACHED
