@@ -8,7 +8,7 @@ from hipflask.config import ConfigError
 from kv.wsgi import build as build_kv
 from store.wsgi import build as build_store
 
-SERVICES = {"kv": (build_kv, "/kv/k")}
+SERVICES = {"kv": (build_kv, "/kv/k"), "store": (build_store, "/store/things")}
 
 
 @pytest.fixture(params=sorted(SERVICES))

@@ -9,10 +9,19 @@ from flask import Flask
 
 from hipflask.config import Env
 from hipflask.health import add_ready_check
+from hipflask.postgres import settings_from_env
 
 
 def init_app(app: Flask, env: Env) -> None:
-    """Read STORE_SYNC, open the Store on the service's data directory and put it on the app."""
+    """Open the store's storage (PostgreSQL when a database URL is set, else SQLite files on the
+    service's data directory, with STORE_SYNC), put it on the app and register its readiness check."""
+    postgres = settings_from_env(env, "store")
+    if postgres is not None:
+        from store.postgres import PostgresStore
+        store = PostgresStore(postgres).open()
+        app.extensions["store"] = store
+        add_ready_check(app, "database", store.ready)
+        return
     from store.db import open_store
 
     settings = app.extensions["hipflask"]
