@@ -7,7 +7,7 @@ PORT ?= 8080
 COMPOSE ?= docker compose
 export PORT
 
-.PHONY: help build run debug start stop status token test test-unit test-service test-system test-faults bench docs clean clean-data
+.PHONY: help build run debug start stop status token test test-unit test-service test-system test-faults bench docs migrate-to-postgres clean clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -68,6 +68,11 @@ docs: ## the HTML API reference from the route docstrings, in docs/_build/html
 bench: ## benchmarks through the gateway against this machine's ceilings (bench/RESULTS.md)
 	@scripts/setup.sh --test
 	@$(PY) bench/run.py $(BENCH_ARGS)
+
+migrate-to-postgres: ## copy the native stack's SQLite data (var/data/store, var/data/kv) into DATABASE_URL's PostgreSQL
+	@scripts/setup.sh
+	@PYTHONPATH=services/store DATA_DIR=$${VAR_DIR:-var}/data/store $(PY) -m store.migrate
+	@PYTHONPATH=services/kv DATA_DIR=$${VAR_DIR:-var}/data/kv $(PY) -m kv.migrate
 
 clean: ## remove run state, temporary files, caches and the virtualenv (never stored data)
 	rm -rf var/run var/log var/setup.lock .pytest_cache docs/_build $(VENV)
