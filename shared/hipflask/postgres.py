@@ -21,7 +21,6 @@ import contextlib
 import logging
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator, Sequence
 
 import psycopg
@@ -56,23 +55,10 @@ class PostgresSettings:
     statement_timeout: float
 
 
-def _url_variable(env: Env, name: str) -> str | None:
-    url = env.raw(name)
-    if url is not None:
-        return url
-    path = env.raw(f"{name}_FILE")
-    if path is None:
-        return None
-    try:
-        return Path(path).read_text().strip() or None
-    except OSError as exc:
-        raise ConfigError(f"{name}_FILE: cannot read {path}: {exc.strerror}") from None
-
-
 def database_url(env: Env, service: str) -> tuple[str, str] | None:
     """(the variable it came from, the URL) of the service's database; None when none is set."""
     for name in (f"{service.upper()}_DATABASE_URL", "DATABASE_URL"):
-        url = _url_variable(env, name)
+        url = env.secret(name)
         if url is not None:
             if not url.startswith(("postgresql://", "postgres://")):
                 raise ConfigError(f"{name}: expected a postgresql:// URL (unset keeps SQLite), got another scheme")
