@@ -65,9 +65,10 @@ docs: ## the HTML API reference from the route docstrings, in docs/_build/html
 	@$(PY) -m sphinx -W -q -b html docs docs/_build/html
 	@echo "docs: docs/_build/html/index.html"
 
-bench: ## benchmarks through the gateway against this machine's ceilings (bench/RESULTS.md)
+bench: ## benchmarks through the gateway against this machine's ceilings, store and kv on PostgreSQL too (bench/RESULTS.md)
 	@scripts/setup.sh --test
 	@$(PY) bench/run.py $(BENCH_ARGS)
+	@case "$(BENCH_ARGS)" in *--compose*|*--scale*) ;; *) $(PY) bench/run.py --postgres $(BENCH_ARGS) ;; esac
 
 migrate-to-postgres: ## copy the native stack's SQLite data (var/data/store, var/data/kv) into DATABASE_URL's PostgreSQL
 	@scripts/setup.sh
