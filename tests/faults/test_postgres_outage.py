@@ -37,7 +37,7 @@ def _write_until(stop, client, write, acknowledged, outcomes):
 
 
 @pytest.mark.parametrize("service", ["store", "kv"])
-def test_a_killed_database_loses_no_acknowledged_write_and_fails_fast_meanwhile(build_app, server, service):
+def test_a_killed_database_loses_no_acknowledged_write_and_fails_fast_meanwhile(build_app, server, service, figures):
     app = build_app(build_store if service == "store" else build_kv, DATABASE_URL=server.url,
                     DATABASE_CONNECT_TIMEOUT="1")
     stop = threading.Event()
@@ -78,4 +78,7 @@ def test_a_killed_database_loses_no_acknowledged_write_and_fails_fast_meanwhile(
         assert set(written) <= {item["id"] for item in client.get("/store/outage").get_json()}
     else:
         assert set(written) <= {entry["key"] for entry in client.get("/kv/outage/?keys").get_json()}
+    figures.append(f"{service} on PostgreSQL, kill -9 under {WRITERS} writers: {len(written)} acknowledged writes "
+                   f"all present, {len(failed)} answered 503 meanwhile, slowest answer "
+                   f"{max(seconds for _, seconds, _ in outcomes):.2f}s")
     app.extensions[service].close()
