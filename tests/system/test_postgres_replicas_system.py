@@ -25,7 +25,9 @@ REPLICAS = 3
 @pytest.fixture(scope="module")
 def postgres_stack():
     """Compose with docker-compose.postgres.yml, scaled to three store and three kv replicas."""
-    stack = ComposeStack()
+    # every append of one store waits for the one before it (their lock is the store's row): on a
+    # loaded CI machine that wait may exceed the default 5 s statement timeout
+    stack = ComposeStack({"DATABASE_STATEMENT_TIMEOUT": "30"})
     stack.project += "-pg"
     stack.compose += ["-f", "docker-compose.yml", "-f", "docker-compose.postgres.yml"]
     with stack as running:
