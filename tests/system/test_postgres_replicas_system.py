@@ -31,9 +31,19 @@ def postgres_stack():
     stack.project += "-pg"
     stack.compose += ["-f", "docker-compose.yml", "-f", "docker-compose.postgres.yml"]
     with stack as running:
-        running.run("up", "-d", "--no-recreate", "--wait", "--scale", f"store={REPLICAS}", "--scale", f"kv={REPLICAS}")
+        # `--wait` gives up at a new replica's first failed healthcheck; on a loaded machine one can
+        # fail while it starts and pass later, so the deadline is ours
+        running.run("up", "-d", "--no-recreate", "--wait", "--scale", f"store={REPLICAS}", "--scale", f"kv={REPLICAS}",
+                    check=False)
+        wait_until(lambda: all(health(container) == "healthy" for service in ("store", "kv")
+                               for container in replicas(running, service)), 180, "every replica to be healthy")
         running.wait_healthy()
         yield running
+
+
+def health(container: str) -> str:
+    return subprocess.run(["docker", "inspect", "--format", "{{.State.Health.Status}}", container],
+                          capture_output=True, text=True).stdout.strip()
 
 
 def replicas(stack, service: str) -> list[str]:
