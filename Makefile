@@ -43,6 +43,7 @@ test: ## the whole suite: unit, service, system and fault tiers (native and comp
 	@scripts/setup.sh --test
 	@$(PY) -m pytest tests
 	@$(PY) bench/run.py --quick
+	@$(PY) bench/run.py --quick --postgres
 
 test-unit: ## the library's unit tests
 	@scripts/setup.sh --test
