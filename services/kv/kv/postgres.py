@@ -44,7 +44,11 @@ _SELECT = ("SELECT key, value, content_type, etag, modified, expires FROM kv_val
 _LIVE_ETAG = ("SELECT etag FROM kv_values WHERE namespace = %s AND key = %s "
               "AND (expires IS NULL OR expires > %s)")
 _LOCK_KEY = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
-_PURGE = "DELETE FROM kv_values WHERE namespace = %(ns)s AND expires <= %(now)s AND key <> %(key)s"
+# Rows another write holds are skipped (that write or the next one deletes them): two writes that
+# purge never wait for each other, so they cannot deadlock.
+_PURGE = """DELETE FROM kv_values WHERE (namespace, key) IN (
+    SELECT namespace, key FROM kv_values WHERE namespace = %(ns)s AND expires <= %(now)s AND key <> %(key)s
+    FOR UPDATE SKIP LOCKED)"""
 _UPSERT = f"""
     WITH purged AS ({_PURGE})
     INSERT INTO kv_values (namespace, key, content_type, etag, size, modified, expires, value)

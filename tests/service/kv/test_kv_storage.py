@@ -315,3 +315,17 @@ def test_a_json_value_nested_deeper_than_the_limit_is_refused(tmp_path):
     assert raised.value.code == "bad_json" and "3" in raised.value.message
     assert shallow.get(NS, "deep") is None
     shallow.databases.close_all()
+
+
+def test_concurrent_writes_that_purge_expired_values_all_succeed(store):
+    for n in range(200):
+        store.put(NS, f"old/{n}", b"1", "text/plain", ttl=1)
+    wait_until(lambda: store.get(NS, "old/199") is None, 5, "the values to expire")
+
+    def write():
+        for n in range(30):
+            store.put(NS, f"new/{threading.get_ident()}/{n}", b"2", "text/plain")
+
+    run_threads(write, 8)
+    assert len(store.keys(NS, "new/")) == 240
+    assert store.keys(NS, "old/") == []
