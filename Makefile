@@ -7,7 +7,7 @@ PORT ?= 8080
 COMPOSE ?= docker compose
 export PORT
 
-.PHONY: help build run debug start stop status token test test-unit test-service test-system test-faults bench docs clean clean-data
+.PHONY: help build run debug start stop status token test test-unit test-service test-system test-faults bench docs migrate-to-postgres clean clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -43,6 +43,7 @@ test: ## the whole suite: unit, service, system and fault tiers (native and comp
 	@scripts/setup.sh --test
 	@$(PY) -m pytest tests
 	@$(PY) bench/run.py --quick
+	@$(PY) bench/run.py --quick --postgres
 
 test-unit: ## the library's unit tests
 	@scripts/setup.sh --test
@@ -65,9 +66,15 @@ docs: ## the HTML API reference from the route docstrings, in docs/_build/html
 	@$(PY) -m sphinx -W -q -b html docs docs/_build/html
 	@echo "docs: docs/_build/html/index.html"
 
-bench: ## benchmarks through the gateway against this machine's ceilings (bench/RESULTS.md)
+bench: ## benchmarks through the gateway against this machine's ceilings, store and kv on PostgreSQL too (bench/RESULTS.md)
 	@scripts/setup.sh --test
 	@$(PY) bench/run.py $(BENCH_ARGS)
+	@case "$(BENCH_ARGS)" in *--compose*|*--scale*) ;; *) $(PY) bench/run.py --postgres $(BENCH_ARGS) ;; esac
+
+migrate-to-postgres: ## copy the native stack's SQLite data (var/data/store, var/data/kv) into DATABASE_URL's PostgreSQL
+	@scripts/setup.sh
+	@PYTHONPATH=services/store DATA_DIR=$${VAR_DIR:-var}/data/store $(PY) -m store.migrate
+	@PYTHONPATH=services/kv DATA_DIR=$${VAR_DIR:-var}/data/kv $(PY) -m kv.migrate
 
 clean: ## remove run state, temporary files, caches and the virtualenv (never stored data)
 	rm -rf var/run var/log var/setup.lock .pytest_cache docs/_build $(VENV)

@@ -9,6 +9,8 @@
                                   that every acknowledged write is there exactly once with its own id
     HIPFLASK_URL=http://host:port bench/run.py   against a running stack (memory from --var's pgid files)
     bench/run.py --profile        also py-spy profiles of the hot paths (pip installs py-spy in the venv)
+    bench/run.py --postgres       the store and kv scenarios with both on a PostgreSQL of its own
+                                  (DATABASE_URL), labelled `postgres` beside the SQLite figures
 
 Request scenarios run wrk with the same connections, threads and duration; each is compared with the
 bare-Flask ceiling (bench/ceiling_app.py under the services' gunicorn settings behind the same gateway).
@@ -57,6 +59,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="1 run x 1 s, small files; only checks for errors")
     p.add_argument("--compose", action="store_true", help="run against the compose stack")
+    p.add_argument("--postgres", action="store_true",
+                   help="store and kv on a PostgreSQL server of the bench's own (the store and kv scenarios)")
     p.add_argument("--scale", type=int, nargs="?", const=3, default=0,
                    help="store scenarios against compose with --scale store=N (default 3), then check the writes")
     p.add_argument("--runs", type=int, default=3)
@@ -85,6 +89,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.connections = min(args.connections, 8)
     if args.scale:
         args.compose = True
+    if args.postgres and (args.compose or os.environ.get("HIPFLASK_URL")):
+        p.error("--postgres runs the native stack on the bench's own PostgreSQL; not with --compose, --scale or HIPFLASK_URL")
     if args.write is None:
         args.write = not (args.quick or args.only or args.set)
     return args
@@ -94,6 +100,8 @@ def select(plan: list[Scenario], args: argparse.Namespace) -> list[Scenario]:
     if args.scale:
         plan = [s for s in plan if s.name.startswith(("ceiling: gateway", "ceiling: bare", "POST /store",
                                                       "GET /store"))]
+    if args.postgres:
+        plan = [s for s in plan if s.is_ceiling and "bare" in s.name or s.family in ("store", "kv")]
     if args.only:
         wanted = [s for s in plan if re.search(args.only, s.name)]
         ceilings = {s.ceiling for s in wanted}
@@ -109,13 +117,20 @@ def main(argv: list[str] | None = None) -> int:
     ensure_tools()
     overrides = dict(item.split("=", 1) for item in (args.set or []))
     url = os.environ.get("HIPFLASK_URL")
+    database = None
+    if args.postgres:
+        from postgres import BenchPostgres
+        database = BenchPostgres()
+        database.start()
+        overrides.setdefault("DATABASE_URL", database.url)
     if args.compose:
         target: Target = ComposeStack(args.scale or 1, overrides, args.access_log, args.keep)
     elif url:
         target = UrlStack(url, args.var)
     else:
         target = NativeStack(overrides, args.access_log, args.keep)
-    label = args.label or ("scale" if args.scale else target.kind if target.kind != "url" else "native")
+    label = args.label or ("scale" if args.scale else "postgres" if args.postgres
+                           else target.kind if target.kind != "url" else "native")
     plan = select(scenarios(args.file_size, args.big_size), args)
     stopping = False
 
@@ -144,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         bench.sampler.stopped.set()
         target.stop()
+        if database is not None:
+            database.stop()
     report = Report(bench, plan)
     text = report.text()
     print(text)

@@ -5,7 +5,7 @@
 #   scripts/setup.sh              runtime: redis-server, nginx, .venv with requirements.txt
 #   scripts/setup.sh --docs       also Sphinx for `make docs`: requirements-docs.txt
 #   scripts/setup.sh --test       also the test tools: requirements-dev.txt (docs included), chromium, wrk,
-#                                 rclone, and the npm clients of tests/system/clients (npm ci)
+#                                 postgresql, rclone, and the npm clients of tests/system/clients (npm ci)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -30,6 +30,8 @@ if [ "$WITH_TEST" = "--test" ]; then
     [ -x /usr/bin/chromium ] || need_packages+=(chromium)
     command -v rclone >/dev/null || need_packages+=(rclone)
     command -v npm >/dev/null || need_packages+=(npm)
+    # the service tier's PostgreSQL backends run against a real server (tests/conftest.py starts it)
+    compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_packages+=(postgresql)
 fi
 if [ ${#need_packages[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then

@@ -114,3 +114,29 @@ def build_app(service_env, redis_client):
         app.testing = True
         return app
     return build
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server for the session (tests/pgserver.py), stopped at the end."""
+    from pgserver import PostgresServer
+
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """The session server's database, emptied of every hipflask table's rows before the test."""
+    import psycopg
+
+    with psycopg.connect(postgres_server.url, autocommit=True) as connection:
+        tables = [name for (name,) in connection.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'hipflask_schema'")]
+        if tables:
+            connection.execute("TRUNCATE " + ", ".join(f'"{name}"' for name in tables))
+    return postgres_server.url

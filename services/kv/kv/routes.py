@@ -16,7 +16,7 @@ from hipflask.jsonp import JSON_TYPE, dumps, json_response, jsonp_callback, wrap
 from hipflask.namespace import namespace
 from hipflask.user_content import protect
 
-from kv.storage import ANY, Item, ValueTooLarge, check_key, is_json_type
+from kv.storage import ANY, Item, KVStorage, ValueTooLarge, check_key, is_json_type, kv_storage
 
 blueprint = Blueprint("kv", __name__)
 
@@ -29,8 +29,8 @@ _POSITIVE = re.compile(r"[1-9][0-9]{0,9}")
 _KEY_ROUTE = {"merge_slashes": False}
 
 
-def _store():
-    return current_app.extensions["kv"]
+def _store() -> KVStorage:
+    return kv_storage()
 
 
 def _positive(name: str, value: str) -> int:

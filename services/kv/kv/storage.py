@@ -1,6 +1,9 @@
-"""Values by key in SQLite: one database file per namespace, one row per key.
+"""The kv storage contract: values by key per namespace, whatever backend keeps them.
 
-Contract of `KVStore` (every method takes the namespace first, as `hipflask.namespace` makes it):
+`KVStorage` is the interface the routes use; `kv.sqlite` (one SQLite file per namespace, the
+default) and `kv.postgres` implement it, and `kv.backends` picks one from the configuration.
+
+Contract of every `KVStorage` (every method takes the namespace first, as `hipflask.namespace` makes it):
 - A key is a non-empty string of at most MAX_KEY_BYTES UTF-8 bytes, without NUL and without `.`
   or `..` segments (segments are separated by `/`); any other key raises `BadKey` (400).
 - `put` replaces the whole value of a key in one transaction: a reader sees the old value or the
@@ -11,44 +14,25 @@ Contract of `KVStore` (every method takes the namespace first, as `hipflask.name
 - Conditions (`if_match`, `if_none_match`) are a collection of ETags or `ANY`; they are checked
   inside the write transaction, so of two writers holding the same ETag exactly one succeeds and
   the other gets `PreconditionFailed` (412).
-- A value with a time to live reads as missing once it expires; expired rows are deleted by the
-  next write to the namespace.
-- Reads never create anything: a namespace's file `<data_dir>/<namespace>.sqlite3` is created by
-  its first write.
+- A value with a time to live reads as missing once it expires; expired values are deleted by
+  the next write to the namespace.
+- Reads never create anything.
 - `keys(prefix)` scans the key index from `prefix` to the first string after every string that
   starts with it, so its cost grows with the keys under the prefix, not with the namespace.
+- Every acknowledged write is durable before the call returns.
 """
 from __future__ import annotations
 
-import functools
-import os
-import sqlite3
 import time
-from pathlib import Path
 from typing import Collection, NamedTuple
 
-from flask import Flask
+from flask import current_app
 
 from hipflask import json_depth
-from hipflask.config import ConfigError, Env
 from hipflask.errors import HipflaskError
-from hipflask.health import add_ready_check
-from hipflask.sqlite import Databases
 
 MAX_KEY_BYTES = 1024
-PATHS_CACHED = 4096
 ANY = "*"
-READY_FILE = ".kv-ready.sqlite3"  # a namespace never starts with a dot, so this is no namespace's file
-
-_SELECT = "SELECT key, value, content_type, etag, modified, expires FROM kv WHERE key = ?"
-_UPSERT = ("INSERT INTO kv (key, content_type, etag, size, modified, expires, value) VALUES (?, ?, ?, ?, ?, ?, ?) "
-           "ON CONFLICT (key) DO UPDATE SET content_type = excluded.content_type, etag = excluded.etag, "
-           "size = excluded.size, modified = excluded.modified, expires = excluded.expires, value = excluded.value")
-_PURGE = "DELETE FROM kv WHERE expires IS NOT NULL AND expires <= ?"
-_LIST = ("SELECT key, content_type, size, etag, modified, expires FROM kv "
-         "WHERE key >= ? AND key < ? AND (expires IS NULL OR expires > ?) ORDER BY key LIMIT ?")
-_LIST_TO_END = ("SELECT key, content_type, size, etag, modified, expires FROM kv "
-                "WHERE key >= ? AND (expires IS NULL OR expires > ?) ORDER BY key LIMIT ?")
 
 
 class BadKey(HipflaskError):
@@ -90,21 +74,6 @@ class Entry(NamedTuple):
     expires: int | None
 
 
-def _schema(connection: sqlite3.Connection) -> None:
-    # The metadata columns come before the value, so a listing never reads a value's overflow pages.
-    connection.execute("""
-        CREATE TABLE IF NOT EXISTS kv (
-            key TEXT NOT NULL PRIMARY KEY,
-            content_type TEXT NOT NULL,
-            etag TEXT NOT NULL,
-            size INTEGER NOT NULL,
-            modified INTEGER NOT NULL,
-            expires INTEGER,
-            value BLOB NOT NULL
-        )""")
-    connection.execute("CREATE INDEX IF NOT EXISTS kv_expires ON kv (expires) WHERE expires IS NOT NULL")
-
-
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -131,7 +100,7 @@ def check_key(key: str, prefix: bool = False) -> None:
         raise BadKey("a key cannot contain . or .. segments")
 
 
-def _after_prefix(prefix: str) -> str | None:
+def after_prefix(prefix: str) -> str | None:
     """The least string above every string that starts with `prefix`; None when there is none."""
     chars = list(prefix)
     while chars:
@@ -143,7 +112,7 @@ def _after_prefix(prefix: str) -> str | None:
     return None
 
 
-def _check_json(value: bytes, max_depth: int) -> None:
+def check_json(value: bytes, max_depth: int) -> None:
     def reject(constant: str):
         raise ValueError(constant)
     try:
@@ -152,7 +121,7 @@ def _check_json(value: bytes, max_depth: int) -> None:
         raise InvalidJson() from None
 
 
-def _check_conditions(current: str | None, if_match: Collection[str] | None,
+def check_conditions(current: str | None, if_match: Collection[str] | None,
                       if_none_match: Collection[str] | None) -> None:
     if if_match is not None and (current is None or (if_match != ANY and current not in if_match)):
         raise PreconditionFailed("If-Match: the key's current ETag does not match" if current is not None
@@ -162,103 +131,44 @@ def _check_conditions(current: str | None, if_match: Collection[str] | None,
                                  else "If-None-Match: the key's current ETag matches")
 
 
-class KVStore:
-    """The values of every namespace, under `data_dir`."""
+class KVStorage:
+    """The values of every namespace. Implementations: `kv.sqlite.KVStore`, `kv.postgres.PostgresKV`."""
 
-    def __init__(self, data_dir: Path, *, max_value_size: int, vfs: str | None = None, synchronous: str = "FULL",
-                 max_json_depth: int = json_depth.DEFAULT_MAX_JSON_DEPTH):
-        self.data_dir = Path(data_dir)
-        self.max_value_size = max_value_size
-        self.max_json_depth = max_json_depth
-        self.databases = Databases(vfs=vfs, synchronous=synchronous, schema=_schema)
-        # Namespaces come from clients: the cache of their paths is bounded (least recently used out).
-        self._path = functools.lru_cache(maxsize=PATHS_CACHED)(self._namespace_path)
-
-    def _namespace_path(self, namespace: str) -> Path:
-        return self.data_dir / f"{namespace}.sqlite3"
+    max_value_size: int
+    max_json_depth: int = json_depth.DEFAULT_MAX_JSON_DEPTH
 
     def get(self, namespace: str, key: str) -> Item | None:
         """The key's value, None when it has none (or it expired)."""
-        check_key(key)
-        connection = self.databases.connection(self._path(namespace))
-        if connection is None:
-            return None
-        row = connection.execute(_SELECT, (key,)).fetchone()
-        if row is None or (row[5] is not None and row[5] <= now_ms()):
-            return None
-        return Item._make(row)
+        raise NotImplementedError
 
     def put(self, namespace: str, key: str, value: bytes, content_type: str, *, ttl: int | None = None,
             if_match: Collection[str] | None = None, if_none_match: Collection[str] | None = None) -> Item:
         """Store `value` under `key` (replacing any value); `ttl` in seconds. The stored item."""
-        check_key(key)
-        if len(value) > self.max_value_size:
-            raise ValueTooLarge(self.max_value_size)
-        if is_json_type(content_type):
-            _check_json(value, self.max_json_depth)
-        etag = os.urandom(8).hex()
-        with self.databases.write(self._path(namespace)) as connection:
-            modified = now_ms()
-            expires = modified + ttl * 1000 if ttl else None
-            connection.execute(_PURGE, (modified,))
-            if if_match is not None or if_none_match is not None:
-                row = connection.execute("SELECT etag FROM kv WHERE key = ?", (key,)).fetchone()
-                _check_conditions(row[0] if row else None, if_match, if_none_match)
-            connection.execute(_UPSERT, (key, content_type, etag, len(value), modified, expires, value))
-        return Item(key, value, content_type, etag, modified, expires)
+        raise NotImplementedError
 
     def delete(self, namespace: str, key: str, *, if_match: Collection[str] | None = None) -> bool:
         """Remove the key's value; False when it had none."""
-        check_key(key)
-        connection = self.databases.connection(self._path(namespace))
-        if connection is None:
-            return False
-        with self.databases.transaction(connection):
-            connection.execute(_PURGE, (now_ms(),))
-            row = connection.execute("SELECT etag FROM kv WHERE key = ?", (key,)).fetchone()
-            if row is None:
-                return False
-            _check_conditions(row[0], if_match, None)
-            connection.execute("DELETE FROM kv WHERE key = ?", (key,))
-        return True
+        raise NotImplementedError
 
     def keys(self, namespace: str, prefix: str = "", limit: int | None = None) -> list[Entry]:
         """The live keys that start with `prefix`, sorted, at most `limit` of them."""
-        check_key(prefix, prefix=True)
-        connection = self.databases.connection(self._path(namespace))
-        if connection is None:
-            return []
-        now, limit = now_ms(), -1 if limit is None else limit
-        upper = _after_prefix(prefix)
-        if upper is None:
-            rows = connection.execute(_LIST_TO_END, (prefix, now, limit))
-        else:
-            rows = connection.execute(_LIST, (prefix, upper, now, limit))
-        return [Entry._make(row) for row in rows]
+        raise NotImplementedError
 
     def ready(self) -> bool:
-        """The data directory is writable and SQLite opens a database there."""
-        if not os.access(self.data_dir, os.W_OK):
-            raise RuntimeError(f"{self.data_dir} is not writable")
-        connection = self.databases.connection(self.data_dir / READY_FILE, create=True)
-        return connection.execute("SELECT count(*) FROM sqlite_master").fetchone() is not None
+        """True when the backend can serve reads and writes now; raises (naming what failed) otherwise."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the backend's connections."""
+
+    def check_value(self, value: bytes, content_type: str) -> None:
+        """The checks of `put` that need no storage: the size limit and JSON validity."""
+        if len(value) > self.max_value_size:
+            raise ValueTooLarge(self.max_value_size)
+        if is_json_type(content_type):
+            check_json(value, self.max_json_depth)
 
 
-def init_app(app: Flask, env: Env) -> None:
-    """Read KV_MAX_VALUE_SIZE and KV_SYNC, open the store and register its readiness check."""
-    settings = app.extensions["hipflask"]
-    max_value_size = env.size("KV_MAX_VALUE_SIZE", str(settings.max_body_size))
-    if max_value_size > settings.max_body_size:
-        raise ConfigError(f"KV_MAX_VALUE_SIZE: must not exceed MAX_BODY_SIZE ({settings.max_body_size} bytes), "
-                          f"got {max_value_size}")
-    synchronous = env.choice("KV_SYNC", "full", ("full", "normal"))
-    store = KVStore(settings.data_dir, max_value_size=max_value_size, vfs=settings.sqlite_vfs,
-                    synchronous=synchronous.upper(), max_json_depth=settings.max_json_depth)
-    store.data_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        store.ready()
-    except sqlite3.OperationalError as exc:
-        raise ConfigError(f"SQLITE_VFS: SQLite cannot open a database in {store.data_dir} with it ({exc})") from None
-    store.databases.close_all()  # connections belong to the threads that serve requests, not to start-up
-    app.extensions["kv"] = store
-    add_ready_check(app, "kv_storage", store.ready)
+def kv_storage() -> KVStorage:
+    """The app's kv storage."""
+    return current_app.extensions["kv"]

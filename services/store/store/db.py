@@ -1,4 +1,4 @@
-"""The store's storage: named lists of JSON items per namespace, in SQLite.
+"""The store's SQLite backend (the default): named lists of JSON items per namespace.
 
 One database file per namespace, `<data_dir>/<namespace>.sqlite3`, created by the namespace's
 first write; reading a namespace or a store that does not exist answers empty (or None) and
@@ -6,22 +6,9 @@ creates nothing. A file holds two tables: `stores`, one row per store (the next 
 bumped by every change, the time of the last change, and a random token so that a store
 recreated from scratch never repeats an ETag of its previous life), and `items`.
 
-The contract every caller relies on:
-
-- Names, ids, the kept fields, merges and preconditions follow `store.items`.
-- An append takes its id inside the write transaction: the higher of the store's next id and
-  the largest id present plus one. Ids are unique across threads, workers and replicas and never
-  reused after a delete; writing an item with an explicit id raises the next id above it.
-- An item is the client's JSON object plus `id`, `created` and `updated` (epoch milliseconds,
-  kept by the store; client values for these three keys are ignored). `updated` strictly
-  increases within a store, so a reader that asks for changes `_since` the latest `updated` it
-  saw never misses a later write.
-- Every write of an item gives it a new etag; every write or delete in a store changes the
-  store's version. `if_match` (a set of etags, `*` for any) is checked inside the write
-  transaction: a mismatch raises PreconditionFailed (412) and writes nothing.
-- Every write is one BEGIN IMMEDIATE transaction (hipflask.sqlite.Databases): a merge is a
-  read-modify-write under the write lock, a failure leaves nothing half-written, and the commit
-  is fsynced (STORE_SYNC=full) before the call returns.
+The contract is `store.storage.StoreStorage`'s. Here every write is one BEGIN IMMEDIATE
+transaction (hipflask.sqlite.Databases): a merge is a read-modify-write under the file's write
+lock, and the commit is fsynced (STORE_SYNC=full) before the call returns.
 """
 from __future__ import annotations
 
@@ -31,25 +18,22 @@ import sqlite3
 from pathlib import Path
 from typing import Callable, Collection
 
-from flask import Flask
-
-from hipflask.config import ConfigError, Env
+from hipflask.config import ConfigError
 from hipflask.errors import HipflaskError
-from hipflask.health import add_ready_check
 from hipflask.sqlite import Databases
 
 from store import sqlite_query, sqlite_sql as sql
 from store.items import (MAX_ID, Item, Page, PreconditionFailed, Written, check_name, check_preconditions,
                          client_fields, encode, make_item, merge_fields, merge_patch, now_ms)
 from store.query import Query
+from store.storage import EMPTY_VERSION, StoreStorage
 
 OPEN_FILES_PER_THREAD = 32
 PATHS_CACHED = 4096
-EMPTY_VERSION = "0"
 
 
-class Store:
-    """The stores of every namespace under `data_dir`."""
+class Store(StoreStorage):
+    """The stores of every namespace in SQLite files under `data_dir`."""
 
     def __init__(self, data_dir: Path, databases: Databases):
         self.data_dir = Path(data_dir)
@@ -64,6 +48,12 @@ class Store:
                 self._paths.clear()
             path = self._paths[namespace] = self.data_dir / f"{namespace}.sqlite3"
         return path
+
+    def ready(self) -> bool:
+        return os.access(self.data_dir, os.W_OK | os.X_OK)
+
+    def close(self) -> None:
+        self.databases.close_all()
 
     def _reader(self, namespace: str) -> sqlite3.Connection | None:
         return self.databases.connection(self.path(namespace))
@@ -216,12 +206,3 @@ def open_store(data_dir: Path, vfs: str | None = None, synchronous: str = "FULL"
     except OSError as exc:
         raise ConfigError(f"DATA_DIR: cannot create {data_dir}: {exc.strerror}") from None
     return Store(data_dir, Databases(vfs, synchronous, sql.create_schema, max_connections=OPEN_FILES_PER_THREAD))
-
-
-def init_app(app: Flask, env: Env) -> None:
-    """Read STORE_SYNC, open the Store on the service's data directory and put it on the app."""
-    settings = app.extensions["hipflask"]
-    synchronous = env.choice("STORE_SYNC", "full", ("full", "normal")).upper()
-    store = open_store(settings.data_dir, settings.sqlite_vfs, synchronous)
-    app.extensions["store"] = store
-    add_ready_check(app, "data_dir", lambda: os.access(store.data_dir, os.W_OK | os.X_OK))

@@ -17,7 +17,7 @@ from collections import defaultdict
 
 from hipflask.convert import convert_value
 
-from store.db import Store
+from store.storage import StoreStorage
 from store.items import check_name
 from store.query import Filter, Query
 
@@ -41,7 +41,7 @@ def _key(value) -> str | None:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def add_related(store: Store, namespace: str, name: str, items: list[dict], query: Query) -> list[str]:
+def add_related(store: StoreStorage, namespace: str, name: str, items: list[dict], query: Query) -> list[str]:
     """Add the relations `query` asks for to `items` (items of store `name`) in place; the versions
     of the related stores read, in order, so that an ETag can change when they do."""
     versions = []

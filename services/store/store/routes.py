@@ -1,6 +1,6 @@
-"""Routes of the store service: parse the request, call store.db, shape the response.
+"""Routes of the store service: parse the request, call the store's storage, shape the response.
 
-The storage contract (ids, timestamps, etags, merges) is in store.db; the list conventions
+The storage contract (ids, timestamps, etags, merges) is in store.storage; the list conventions
 (paging, sorting, filtering) are in store.query.
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ import hashlib
 import json
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
 from hipflask.convert import form_data, json_body
 from hipflask.errors import HipflaskError
@@ -19,16 +19,16 @@ from hipflask.namespace import namespace
 
 from store import query as list_query
 from store.relations import add_related
-from store.db import Store
 from store.items import Written, parse_id, parse_ids
+from store.storage import StoreStorage, store_storage
 
 blueprint = Blueprint("store", __name__)
 MERGE_PATCH = "application/merge-patch+json"
 PATCH_TYPES = (MERGE_PATCH, "application/json")
 
 
-def _store() -> Store:
-    return current_app.extensions["store"]
+def _store() -> StoreStorage:
+    return store_storage()
 
 
 def _fields() -> dict:

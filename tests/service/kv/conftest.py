@@ -4,5 +4,8 @@ from kv.wsgi import build
 
 
 @pytest.fixture
-def app(build_app):
-    return build_app(build)
+def app(build_app, backend_env):
+    """The kv app on the backend under test (see tests/service/conftest.py)."""
+    built = build_app(build, **backend_env)
+    yield built
+    built.extensions["kv"].close()

@@ -223,6 +223,7 @@ def test_namespaces_from_the_uid_header_are_separate(client):
     assert client.get("/kv/k", headers={"Uid": "carol"}).status_code == 404
 
 
+@pytest.mark.sqlite_only
 def test_reads_of_a_missing_namespace_create_no_file(client, data_dir):
     client.get("/kv/k", headers={"Uid": "ghost"})
     client.get("/kv/?keys", headers={"Uid": "ghost"})
@@ -230,6 +231,7 @@ def test_reads_of_a_missing_namespace_create_no_file(client, data_dir):
     assert not list(data_dir.glob("ghost*"))
 
 
+@pytest.mark.sqlite_only
 def test_first_write_creates_the_namespace_file(client, data_dir):
     client.post("/kv/k", data=b"1", content_type="text/plain", headers={"Uid": "writer"})
     assert (data_dir / "writer.sqlite3").is_file()

@@ -1,23 +1,41 @@
-"""The KVStore contract, without HTTP."""
+"""The KVStorage contract, without HTTP, on every backend (SQLite specifics are marked sqlite_only)."""
 import multiprocessing
 import os
 import sqlite3
 import threading
+from pathlib import Path
 
 import pytest
 from support import run_threads, wait_until
 
-from kv.storage import (ANY, BadKey, InvalidJson, KVStore, PreconditionFailed, ValueTooLarge, _after_prefix,
-                        _LIST, now_ms)
+from hipflask.postgres import PostgresSettings
+from kv.postgres import PostgresKV
+from kv.sqlite import _LIST, KVStore
+from kv.storage import ANY, BadKey, InvalidJson, PreconditionFailed, ValueTooLarge, after_prefix, now_ms
 
 NS = "DEFAULT"
 
 
+def open_kv(location, max_value_size=1024 * 1024):
+    """A storage on `location`: ("sqlite", data_dir) or ("postgres", url)."""
+    kind, where = location
+    if kind == "postgres":
+        return PostgresKV(PostgresSettings(where, 4, 2.0, 5.0), max_value_size=max_value_size).open()
+    return KVStore(Path(where), max_value_size=max_value_size)
+
+
 @pytest.fixture
-def store(tmp_path):
-    store = KVStore(tmp_path / "data", max_value_size=1024 * 1024)
+def location(backend, tmp_path, request):
+    if backend == "postgres":
+        return ("postgres", request.getfixturevalue("postgres_url"))
+    return ("sqlite", str(tmp_path / "data"))
+
+
+@pytest.fixture
+def store(location):
+    store = open_kv(location)
     yield store
-    store.databases.close_all()
+    store.close()
 
 
 def test_put_then_get_returns_the_value_and_its_metadata(store):
@@ -36,10 +54,17 @@ def test_put_replaces_the_whole_value_with_a_fresh_etag(store):
     assert second.etag != first.etag
 
 
-def test_get_of_a_missing_namespace_is_none_and_creates_nothing(store):
+def test_get_of_a_missing_namespace_is_none(store):
     assert store.get("ghost", "k") is None
     assert store.keys("ghost") == []
     assert store.delete("ghost", "k") is False
+
+
+@pytest.mark.sqlite_only
+def test_reads_of_a_missing_namespace_create_no_file(store):
+    store.get("ghost", "k")
+    store.keys("ghost")
+    store.delete("ghost", "k")
     assert not (store.data_dir / "ghost.sqlite3").exists()
 
 
@@ -80,12 +105,13 @@ def test_json_is_not_checked_under_other_types(store):
     assert store.get(NS, "j").value == b"{"
 
 
-def test_value_over_the_limit_raises_and_stores_nothing(tmp_path):
-    store = KVStore(tmp_path, max_value_size=10)
+def test_value_over_the_limit_raises_and_stores_nothing(location):
+    store = open_kv(location, max_value_size=10)
     store.put(NS, "k", b"x" * 10, "text/plain")
     with pytest.raises(ValueTooLarge):
         store.put(NS, "k", b"x" * 11, "text/plain")
     assert store.get(NS, "k").value == b"x" * 10
+    store.close()
 
 
 def test_if_match_writes_only_over_the_matching_etag(store):
@@ -143,14 +169,16 @@ def test_concurrent_compare_and_set_loses_no_update(store):
     assert store.get(NS, "counter").value == b"100"
 
 
-def _increment_in_a_process(data_dir, times):
-    _cas_increment(KVStore(data_dir, max_value_size=1024), times)
+def _increment_in_a_process(location, times):
+    store = open_kv(location, max_value_size=1024)
+    _cas_increment(store, times)
+    store.close()
 
 
-def test_compare_and_set_across_processes_loses_no_update(store):
+def test_compare_and_set_across_processes_loses_no_update(store, location):
     store.put(NS, "counter", b"0", "text/plain")
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_increment_in_a_process, args=(store.data_dir, 20)) for _ in range(3)]
+    processes = [context.Process(target=_increment_in_a_process, args=(location, 20)) for _ in range(3)]
     for process in processes:
         process.start()
     for process in processes:
@@ -189,14 +217,30 @@ def test_readers_see_only_whole_values_while_writers_replace_them(store):
     assert errors == []
 
 
-def test_expired_value_reads_as_missing_and_is_purged_by_the_next_write(store):
+def test_expired_value_reads_as_missing(store):
     store.put(NS, "old", b"1", "text/plain", ttl=1)
     item = store.get(NS, "old")
     assert item.expires == item.modified + 1000
     wait_until(lambda: store.get(NS, "old") is None, 5, "the value to expire")
+    assert store.keys(NS) == []
+
+
+@pytest.mark.sqlite_only
+def test_an_expired_row_is_purged_by_the_next_write_to_the_namespace(store):
+    store.put(NS, "old", b"1", "text/plain", ttl=1)
+    wait_until(lambda: store.get(NS, "old") is None, 5, "the value to expire")
     store.put(NS, "other", b"2", "text/plain")
     with sqlite3.connect(store.data_dir / f"{NS}.sqlite3") as raw:
         assert raw.execute("SELECT key FROM kv").fetchall() == [("other",)]
+
+
+def test_an_expired_postgres_row_is_purged_by_the_next_write_to_the_namespace(postgres_url):
+    store = open_kv(("postgres", postgres_url))
+    store.put(NS, "old", b"1", "text/plain", ttl=1)
+    wait_until(lambda: store.get(NS, "old") is None, 5, "the value to expire")
+    store.put(NS, "other", b"2", "text/plain")
+    assert store.count(NS) == 1
+    store.close()
 
 
 def test_keys_lists_only_the_prefix_in_key_order_with_metadata(store):
@@ -218,12 +262,13 @@ def test_keys_handles_prefixes_ending_in_the_highest_characters(store):
 
 
 def test_after_prefix_is_the_next_string_after_the_prefix_range():
-    assert _after_prefix("app/") == "app0"
-    assert _after_prefix("a\U0010ffff") == "b"
-    assert _after_prefix("\ud7ff") == "\ue000"
-    assert _after_prefix("\U0010ffff\U0010ffff") is None
+    assert after_prefix("app/") == "app0"
+    assert after_prefix("a\U0010ffff") == "b"
+    assert after_prefix("\ud7ff") == "\ue000"
+    assert after_prefix("\U0010ffff\U0010ffff") is None
 
 
+@pytest.mark.sqlite_only
 def test_keys_is_an_index_range_scan(store):
     store.put(NS, "k", b"1", "text/plain")
     connection = store.databases.connection(store.data_dir / f"{NS}.sqlite3")
@@ -232,16 +277,30 @@ def test_keys_is_an_index_range_scan(store):
     assert "SCAN" not in plan
 
 
-def test_values_survive_a_new_store_on_the_same_directory(store):
+def test_postgres_keys_is_an_index_range_scan(postgres_url):
+    from kv.postgres import _LIST as PG_LIST
+    store = open_kv(("postgres", postgres_url))
+    store.put(NS, "k", b"1", "text/plain")
+    with store.database.connection() as connection:
+        connection.execute("SET enable_seqscan = off")  # a tiny table: ask which index the plan can use
+        plan = " ".join(row[0] for row in connection.execute("EXPLAIN " + PG_LIST, (NS, "a/", "a0", 0, 10)))
+        connection.execute("RESET enable_seqscan")
+    store.close()
+    assert "Index" in plan and "kv_values_pkey" in plan
+    assert "(key >= " in plan and "(key < " in plan
+
+
+def test_values_survive_a_new_store_on_the_same_location(store, location):
     store.put(NS, "k", os.urandom(100), "application/octet-stream")
     value = store.get(NS, "k").value
-    reopened = KVStore(store.data_dir, max_value_size=1024)
+    reopened = open_kv(location, max_value_size=1024)
     assert reopened.get(NS, "k").value == value
-    reopened.databases.close_all()
+    reopened.close()
 
 
+@pytest.mark.sqlite_only
 def test_the_namespace_path_cache_is_bounded(store):
-    from kv.storage import PATHS_CACHED
+    from kv.sqlite import PATHS_CACHED
     for index in range(PATHS_CACHED + 500):
         assert store._path(f"user{index}").name == f"user{index}.sqlite3"
     assert store._path.cache_info().currsize == PATHS_CACHED
@@ -256,3 +315,17 @@ def test_a_json_value_nested_deeper_than_the_limit_is_refused(tmp_path):
     assert raised.value.code == "bad_json" and "3" in raised.value.message
     assert shallow.get(NS, "deep") is None
     shallow.databases.close_all()
+
+
+def test_concurrent_writes_that_purge_expired_values_all_succeed(store):
+    for n in range(200):
+        store.put(NS, f"old/{n}", b"1", "text/plain", ttl=1)
+    wait_until(lambda: store.get(NS, "old/199") is None, 5, "the values to expire")
+
+    def write():
+        for n in range(30):
+            store.put(NS, f"new/{threading.get_ident()}/{n}", b"2", "text/plain")
+
+    run_threads(write, 8)
+    assert len(store.keys(NS, "new/")) == 240
+    assert store.keys(NS, "old/") == []

@@ -19,6 +19,7 @@ def texts(page):
     return [json.loads(text) for text in page.items]
 
 
+@pytest.mark.sqlite_only
 def test_reads_of_a_missing_namespace_create_no_file(store):
     assert store.get("nobody", "things", 1) is None
     assert store.list("nobody", "things").items == []
@@ -27,6 +28,7 @@ def test_reads_of_a_missing_namespace_create_no_file(store):
     assert os.listdir(store.data_dir) == []
 
 
+@pytest.mark.sqlite_only
 def test_the_first_write_creates_the_namespace_file(store):
     store.append("alice", "things", {"a": 1})
     assert (store.data_dir / "alice.sqlite3").exists()
@@ -64,11 +66,30 @@ def test_a_lower_explicit_id_does_not_lower_the_next_id(store):
     assert store.append("alice", "things", {})["id"] == 42
 
 
+@pytest.mark.sqlite_only
 def test_append_takes_above_the_largest_id_even_when_the_counter_lags(store):
     store.replace("alice", "things", 7, {})
     connection = store.databases.connection(store.path("alice"))
     connection.execute("UPDATE stores SET next_id = 1")
     assert store.append("alice", "things", {})["id"] == 8
+
+
+def test_postgres_append_takes_above_the_largest_id_even_when_the_counter_lags(postgres_url):
+    from hipflask.postgres import PostgresSettings
+    from store.postgres import PostgresStore
+    store = PostgresStore(PostgresSettings(postgres_url, 2, 2.0, 5.0)).open()
+    store.replace("alice", "things", 7, {})
+    with store.database.connection() as connection:
+        connection.execute("UPDATE store_stores SET next_id = 1")
+    assert store.append("alice", "things", {})["id"] == 8
+    store.close()
+
+
+def test_reads_of_a_missing_namespace_are_empty(store):
+    assert store.get("nobody", "things", 1) is None
+    assert store.list("nobody", "things").items == []
+    assert store.stores("nobody") == []
+    assert store.delete("nobody", "things", [1]) == []
 
 
 def test_ids_are_per_store(store):
@@ -159,6 +180,7 @@ def test_a_non_finite_number_is_refused_and_nothing_is_written(store):
     assert "a" not in json.loads(store.get("alice", "things", 1).text)
 
 
+@pytest.mark.sqlite_only
 def test_a_bad_store_name_is_refused_before_anything_is_touched(store):
     with pytest.raises(HipflaskError):
         store.append("alice", "../escape", {})
@@ -244,6 +266,7 @@ def test_acknowledged_appends_survive_a_sigkill_of_the_writer(tmp_path):
     assert [item["id"] for item in texts(page)] == acknowledged
 
 
+@pytest.mark.sqlite_only
 def test_many_namespaces_keep_a_bounded_number_of_files_open(store):
     for n in range(100):
         store.append(f"user{n}", "things", {"n": n})
@@ -309,3 +332,45 @@ def test_a_data_dir_that_cannot_be_created_stops_the_service_naming_it(build_app
 def test_readiness_checks_the_data_directory(build_app):
     client = build_app(build).test_client()
     assert client.get("/_hipflask/ready").status_code == 200
+
+
+def _postgres_plan(postgres_url, query):
+    from hipflask.postgres import PostgresSettings
+    from store import postgres_sql
+    from store.postgres import PostgresStore
+    store = PostgresStore(PostgresSettings(postgres_url, 2, 2.0, 5.0)).open()
+    store.append("alice", "things", {})
+    where, params = postgres_sql.where("alice", "things", query)
+    params["limit"], params["offset"] = query.limit, query.offset
+    with store.database.connection() as connection:  # 50,000 items, 10 of them in Paris, the last 10 updated late
+        connection.execute("""
+            INSERT INTO store_items (namespace, store, id, body, data, etag, created, updated)
+            SELECT 'alice', 'things', n, item::text, item, 'e', n, CASE WHEN n > 49990 THEN 1000000000000 + n ELSE n END
+            FROM generate_series(2, 50001) AS n,
+                 LATERAL (SELECT jsonb_build_object('id', n, 'address', jsonb_build_object(
+                     'city', CASE WHEN n % 5000 = 0 THEN 'Paris' ELSE 'city' || n END)) AS item) AS built""")
+        connection.execute("ANALYZE store_items")
+        plan = " ".join(row[0] for row in connection.execute(
+            f"EXPLAIN SELECT body FROM store_items WHERE {where} ORDER BY {postgres_sql.order_by(query, params)} "
+            "LIMIT %(limit)s OFFSET %(offset)s", params))
+    store.close()
+    return plan
+
+
+def test_postgres_filters_on_nested_fields_use_the_jsonb_index(postgres_url):
+    plan = _postgres_plan(postgres_url, Query(limit=10, filters=(Filter(("address", "city"), ("Paris",)),)))
+    assert "store_items_data" in plan
+
+
+def test_postgres_since_uses_the_updated_index(postgres_url):
+    assert "store_items_updated" in _postgres_plan(postgres_url, Query(since=10**12))
+
+
+def test_strings_with_nul_and_unpaired_surrogates_are_kept_as_sent(store):
+    fields = {"nul": "a\x00b", "lone": "\ud800", "pair": "\U0001f600", "n": 1}
+    item = store.append("alice", "odd", fields)
+    assert {key: item[key] for key in fields} == fields
+    assert json.loads(store.get("alice", "odd", item["id"]).text)["nul"] == "a\x00b"
+    store.replace("alice", "odd", 7, fields)
+    assert json.loads(store.get("alice", "odd", 7).text)["lone"] == "\ud800"
+    assert len(texts(store.list("alice", "odd", Query(filters=(Filter(("n",), ("1",)),))))) == 2
