@@ -9,20 +9,26 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
+import collections
 from typing import Any, Callable
 
 import redis
+from prometheus_client import Counter
 
 log = logging.getLogger("hipflask.backplane")
 BACKOFF_SECONDS = 2.0
+FAILURES = Counter("hipflask_redis_failures", "Redis calls that failed open (the request went on without "
+                   "Redis), by purpose: cache, events", ["service", "purpose"])
 
 
 class Backplane:
-    def __init__(self, url: str, timeout: float):
+    def __init__(self, url: str, timeout: float, service: str = ""):
         self.client = redis.Redis.from_url(
             url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=30)
-        self.failures: Counter[str] = Counter()
+        self.service = service
+        for purpose in ("cache", "events"):
+            FAILURES.labels(service, purpose)  # present from the start, at zero
+        self.failures: collections.Counter[str] = collections.Counter()
         self._down_until = 0.0
         self._lock = threading.Lock()
 
@@ -30,21 +36,25 @@ class Backplane:
         """operation(client), or None when Redis is unreachable (counted under `purpose`)."""
         if time.monotonic() < self._down_until:
             with self._lock:
-                self.failures[purpose] += 1
+                self._failed(purpose)
             return None
         try:
             return operation(self.client)
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             with self._lock:
-                self.failures[purpose] += 1
+                self._failed(purpose)
                 self._down_until = time.monotonic() + BACKOFF_SECONDS
             log.warning("redis unreachable for %s (%s); going on without it", purpose, exc)
             return None
         except redis.RedisError as exc:  # an error reply: Redis answers, so no back-off
             with self._lock:
-                self.failures[purpose] += 1
+                self._failed(purpose)
             log.warning("redis refused %s (%s); going on without it", purpose, exc)
             return None
+
+    def _failed(self, purpose: str) -> None:
+        self.failures[purpose] += 1
+        FAILURES.labels(self.service, purpose).inc()
 
     def ping(self) -> bool:
         """True when Redis answers now (ignores the back-off; used by readiness checks)."""

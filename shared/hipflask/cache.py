@@ -15,10 +15,13 @@ from email.utils import formatdate
 from typing import Callable, Iterable
 
 from flask import current_app, json, make_response, request
+from prometheus_client import Counter
 
 from hipflask.namespace import namespace
 
 PREFIX = "hipflask:cache:"
+LOOKUPS = Counter("hipflask_cache_lookups", "Response cache lookups: hit, miss (includes Redis down)",
+                  ["service", "result"])
 _SKIPPED_HEADERS = {"content-length", "x-hostname", "x-app-version", "x-request-id", "x-cache"}
 
 
@@ -53,6 +56,7 @@ def cache_my_response(vary_by: Iterable[str] | None = None, expiration_seconds: 
             key = _key(vary, version(**kwargs) if version else "")
             if "_reload_cache" not in request.values:
                 cached = backplane.call("cache", lambda client: client.get(key))
+                LOOKUPS.labels(current_app.extensions["hipflask"].service, "miss" if cached is None else "hit").inc()
                 if cached is not None:
                     entry = json.loads(cached)
                     response = current_app.response_class(

@@ -18,6 +18,7 @@ import threading
 import time
 
 from flask import current_app, has_request_context, json
+from prometheus_client import Counter
 
 from hipflask.namespace import namespace
 
@@ -25,6 +26,8 @@ CHANNEL = "hipflask:events"
 STREAM = "hipflask:events"
 VALUE_FIELDS = ("data", "value")
 _stdout_lock = threading.Lock()
+PUBLISHED = Counter("hipflask_events_published", "Events published on Redis (failures count in "
+                    "hipflask_redis_failures_total{purpose=\"events\"})", ["service", "source"])
 
 
 def selected(source: str) -> bool:
@@ -73,5 +76,6 @@ def emit_local_event(source: str, message) -> bool:
         pipe.xadd(STREAM, {"event": streamed}, maxlen=settings.event_stream_maxlen, approximate=True)
         return pipe.execute()
 
-    current_app.extensions["hipflask.backplane"].call("events", publish)
+    if current_app.extensions["hipflask.backplane"].call("events", publish) is not None:
+        PUBLISHED.labels(settings.service, source).inc()
     return local

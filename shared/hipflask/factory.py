@@ -6,7 +6,7 @@ from typing import Callable, Mapping
 
 from flask import Blueprint, Flask
 
-from hipflask import access, bodies, errors, health, openapi, user_content
+from hipflask import access, bodies, errors, health, logs, metrics, openapi, user_content
 from hipflask.backplane import Backplane
 from hipflask.config import Env, Settings
 from hipflask.handlers import load_handlers
@@ -25,7 +25,8 @@ def create_app(service: str, blueprint: Blueprint | None = None, *,
     """
     env = Env(environ)
     settings = Settings.from_env(service, env)
-    configure_logging(service, settings.log_level)
+    log_format = env.choice("LOG_FORMAT", "text", logs.FORMATS)
+    configure_logging(service, settings.log_level, log_format, settings.hostname)
 
     app = Flask(service)
     app.json.sort_keys = False
@@ -33,7 +34,8 @@ def create_app(service: str, blueprint: Blueprint | None = None, *,
     app.config["MAX_FORM_MEMORY_SIZE"] = settings.max_body_size
     app.extensions["hipflask"] = settings
     app.extensions["hipflask.env"] = env
-    app.extensions["hipflask.backplane"] = Backplane(settings.redis_url, settings.redis_timeout)
+    app.extensions["hipflask.backplane"] = Backplane(settings.redis_url, settings.redis_timeout,
+                                                         service=service)
     app.extensions["hipflask.ready_checks"] = {}
     app.extensions["hipflask.user_header_environ_key"] = environ_key(settings.user_header)
 
@@ -41,6 +43,8 @@ def create_app(service: str, blueprint: Blueprint | None = None, *,
     bodies.init_app(app)
     access.init_app(app, env, settings.user_header)
     user_content.init_app(app)
+    metrics.init_app(app, env.bool("METRICS_ENABLED", True))
+    logs.init_app(app, log_requests=log_format == "json" and env.raw("ACCESS_LOG") is not None)
 
     @app.after_request
     def identify(response):

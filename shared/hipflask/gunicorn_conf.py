@@ -8,9 +8,18 @@ redis-py's sockets cooperate), up to WORKER_CONNECTIONS per worker.
 import os
 import signal
 import threading
+import shutil
+import tempfile
 
-from hipflask import uptime
-from hipflask.config import Env
+# prometheus_client picks its multiprocess mode when first imported: point it at this service's
+# own directory before anything imports it (PROMETHEUS_MULTIPROC_DIR when given, else a fresh one).
+_metrics_dir_given = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+if not _metrics_dir_given:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
+        prefix="hipflask-metrics-", dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None)
+
+from hipflask import metrics, uptime  # noqa: E402 (after the metrics directory is chosen)
+from hipflask.config import Env  # noqa: E402
 
 _env = Env()
 bind = _env.str("BIND", f"0.0.0.0:{_env.int('PORT', 8000, minimum=1)}")
@@ -21,7 +30,8 @@ worker_connections = _env.int("WORKER_CONNECTIONS", 4096, minimum=1)
 keepalive = _env.int("KEEPALIVE_SECONDS", 75, minimum=1)
 timeout = _env.int("WORKER_TIMEOUT", 120, minimum=1)
 graceful_timeout = 10
-accesslog = os.environ.get("ACCESS_LOG") or None
+# LOG_FORMAT=json: the service writes its own JSON request lines instead (hipflask.logs)
+accesslog = None if _env.str("LOG_FORMAT", "text") == "json" else (os.environ.get("ACCESS_LOG") or None)
 errorlog = "-"
 loglevel = _env.str("LOG_LEVEL", "INFO").lower()
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
@@ -40,7 +50,9 @@ drain_seconds = _env.float("DRAIN_SECONDS", 0.0)
 
 
 def on_starting(server):
+    """The master starts: the metrics of a previous run are gone (counters begin at zero)."""
     uptime.count_start(_env)
+    metrics.wipe_multiprocess_dir(os.environ["PROMETHEUS_MULTIPROC_DIR"])
 
 
 def when_ready(server):
@@ -62,3 +74,14 @@ def _drain_before_stopping(server, seconds: float) -> None:
         threading.Timer(seconds, os.kill, (os.getpid(), signal.SIGTERM)).start()
 
     server.handle_term = handle_term
+
+
+def child_exit(server, worker):
+    """A worker exited: its live gauges go; its counters stay in the service's totals."""
+    from prometheus_client import multiprocess
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if not _metrics_dir_given:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

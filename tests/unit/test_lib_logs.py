@@ -34,3 +34,42 @@ def test_building_apps_again_does_not_duplicate_log_lines(make_app, capsys):
     make_app(blueprint)
     make_app(blueprint).test_client().get("/log")
     assert capsys.readouterr().err.count("something happened") == 1
+
+
+@blueprint.get("/fail")
+def fail_on_purpose():
+    from hipflask.errors import HipflaskError
+    raise HipflaskError(409, "conflict", "taken")
+
+
+def json_lines(err: str) -> list[dict]:
+    import json
+    return [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+
+
+def test_json_format_writes_one_object_per_line_with_the_request_fields(make_app, capsys):
+    make_app(blueprint, LOG_FORMAT="json").test_client().get("/log", headers={"X-Request-ID": "req-9", "Uid": "alice"})
+    line = next(entry for entry in json_lines(capsys.readouterr().err) if entry["message"] == "something happened")
+    assert line["level"] == "WARNING"
+    assert (line["service"], line["hostname"], line["logger"]) == ("unit", "unit-host", "unit.view")
+    assert (line["request_id"], line["method"], line["route"], line["namespace"]) == ("req-9", "GET", "/log", "alice")
+    assert line["time"].endswith("Z")
+
+
+def test_json_error_lines_carry_the_eid_of_the_answer(make_app, capsys):
+    response = make_app(blueprint, LOG_FORMAT="json").test_client().get("/fail")
+    eid = response.get_json()["eid"]
+    assert any(entry.get("eid") == eid for entry in json_lines(capsys.readouterr().err))
+
+
+def test_json_request_lines_with_access_log_carry_status_and_duration(make_app, capsys):
+    make_app(blueprint, LOG_FORMAT="json", ACCESS_LOG="-").test_client().get("/fail")
+    line = next(entry for entry in json_lines(capsys.readouterr().err) if entry["message"] == "request")
+    assert line["status"] == 409 and line["route"] == "/fail" and line["duration"] >= 0
+
+
+def test_unknown_log_format_stops_the_service(make_app):
+    import pytest
+    from hipflask.config import ConfigError
+    with pytest.raises(ConfigError, match="LOG_FORMAT"):
+        make_app(blueprint, LOG_FORMAT="xml")
