@@ -16,6 +16,7 @@ from typing import Callable
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, make_response, render_template, request, send_file
+from prometheus_client import Counter
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.datastructures import FileStorage
 
@@ -34,6 +35,17 @@ ACCEL_PREFIX = "/_fs_files/"
 S3_ACCEL_PREFIX = "/_fs_s3/"
 S3_URL_HEADER = "X-S3-URL"
 SHA256_HEADER = "X-Content-SHA256"
+FILES_WRITTEN = Counter("hipflask_fs_files_written", "Files stored (uploads and replacements)", ["service"])
+FILES_DELETED = Counter("hipflask_fs_files_deleted", "Files deleted", ["service"])
+BYTES_UPLOADED = Counter("hipflask_fs_uploaded_bytes", "Bytes of the files stored", ["service"])
+BYTES_DOWNLOADED = Counter("hipflask_fs_downloaded_bytes", "Bytes of the files downloads asked for (whole "
+                           "files; a Range request counts the file's size)", ["service"])
+
+
+def _stored(size: int) -> None:
+    """Every committed upload is counted here (then emitted by the caller)."""
+    FILES_WRITTEN.labels("fs").inc()
+    BYTES_UPLOADED.labels("fs").inc(size)
 
 
 def _emit_upload(url_path: str, stored: Stored, locate: Callable[[], Located]) -> None:
@@ -44,6 +56,7 @@ def _emit_upload(url_path: str, stored: Stored, locate: Callable[[], Located]) -
         etag = f'"{int(located.modified):x}-{located.size:x}"' if located.path is not None else None
     except (HipflaskError, OSError):  # replaced or removed meanwhile: the event still names the upload
         etag = None
+    _stored(stored.size)
     emit_local_event("fs", {"action": "upload", "path": url_path, "etag": etag, "size": stored.size,
                             "sha256": stored.sha256})
 
@@ -81,6 +94,7 @@ def _send_object(located: Located) -> Response:
 
 
 def _send(located: Located, attachment: bool) -> Response:
+    BYTES_DOWNLOADED.labels("fs").inc(located.size)
     if current_app.config["FS_ACCEL_REDIRECT"]:
         response = current_app.response_class(status=200)
         del response.headers["Content-Type"]  # the gateway then types the file by its name
@@ -175,6 +189,7 @@ def fs_delete(path: str):
     :statuscode 404: no such file
     """
     _volume().delete(path)
+    FILES_DELETED.labels("fs").inc()
     emit_local_event("fs", {"action": "delete", "path": f"/fs/{path}"})
     return "Deleted"
 
@@ -249,6 +264,7 @@ def upload_by_put(partition: str, name: str):
         if not _wants_html():
             raise
         return render_template("fs/exists.html", partition=partition, name=name), 409
+    _stored(stored.size)
     emit_local_event("fs", {"action": "upload", "path": f"/{partition}/{name}"})
     url = f"{request.host_url}{quote(partition)}/{quote(name)}"
     headers = {SHA256_HEADER: stored.sha256, "Location": url}

@@ -9,6 +9,7 @@ from hipflask import access
 from hipflask.config import Env
 from hipflask.health import add_ready_check
 from hipflask.namespace import namespace
+from hipflask.metrics import set_namespace_count
 
 from fs.backend import FileStore
 from fs.streaming import StreamingRequest
@@ -61,6 +62,8 @@ def init_app(app: Flask, env: Env) -> None:
     app.request_class = StreamingRequest
     app.extensions["fs"] = store
     add_ready_check(app, "volume" if backend == "local" else "object_store", store.ready)
+    if backend == "local":
+        set_namespace_count(app, store.partition_count)
 
 
 def volume() -> FileStore:

@@ -203,6 +203,13 @@ class Volume:
 
     # -- health ---------------------------------------------------------------------------
 
+    def partition_count(self) -> int:
+        """The uploader's partitions present (the fs family's namespaces, for the metrics)."""
+        try:
+            return sum(1 for entry in os.scandir(self.root / UPLOADS) if entry.is_dir(follow_symlinks=False))
+        except OSError:
+            return 0
+
     def ready(self) -> bool:
         """The volume's folders exist and the temporary folder is writable."""
         if not os.access(self.tmp, os.W_OK):

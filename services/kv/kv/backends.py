@@ -11,6 +11,7 @@ from flask import Flask
 
 from hipflask.config import ConfigError, Env
 from hipflask.health import add_ready_check
+from hipflask.metrics import set_namespace_count, sqlite_namespace_count
 from hipflask.postgres import settings_from_env
 
 from kv.storage import KVStorage
@@ -42,6 +43,7 @@ def init_app(app: Flask, env: Env) -> None:
     postgres = settings_from_env(env, "kv")
     if postgres is None:
         store = _sqlite(app, env, max_value_size)
+        set_namespace_count(app, sqlite_namespace_count(settings.data_dir))
     else:
         from kv.postgres import PostgresKV
         store = PostgresKV(postgres, max_value_size=max_value_size,

@@ -7,6 +7,7 @@ import re
 from datetime import datetime, timezone
 
 from flask import Blueprint, Response, current_app, request
+from prometheus_client import Counter
 from werkzeug.http import http_date, is_resource_modified, parse_etags
 
 from hipflask.convert import form_data
@@ -19,6 +20,8 @@ from hipflask.user_content import protect
 from kv.storage import ANY, Item, KVStorage, ValueTooLarge, check_key, is_json_type, kv_storage
 
 blueprint = Blueprint("kv", __name__)
+KEYS_WRITTEN = Counter("hipflask_kv_keys_written", "Values stored (created or replaced)", ["service"])
+KEYS_DELETED = Counter("hipflask_kv_keys_deleted", "Values deleted", ["service"])
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 RAW_DEFAULT_TYPE = "application/octet-stream"
@@ -163,6 +166,7 @@ def write(key: str):
     value, content_type = _body()
     item = _store().put(namespace(), key, value, content_type, ttl=ttl,
                         if_match=_condition("If-Match"), if_none_match=_condition("If-None-Match"))
+    KEYS_WRITTEN.labels("kv").inc()
     emit_local_event("kv", _set_event(key, item, value))
     return json_response({"message": "ok"}, headers={"ETag": f'"{item.etag}"'})
 
@@ -194,5 +198,6 @@ def delete(key: str):
     jsonp_callback()
     if not _store().delete(namespace(), key, if_match=_condition("If-Match")):
         return json_response(MISSING, 404)
+    KEYS_DELETED.labels("kv").inc()
     emit_local_event("kv", {"action": "delete", "key": key})
     return json_response({"message": "ok"})

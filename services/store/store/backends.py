@@ -9,6 +9,7 @@ from flask import Flask
 
 from hipflask.config import Env
 from hipflask.health import add_ready_check
+from hipflask.metrics import set_namespace_count, sqlite_namespace_count
 from hipflask.postgres import settings_from_env
 
 
@@ -29,3 +30,4 @@ def init_app(app: Flask, env: Env) -> None:
     store = open_store(settings.data_dir, settings.sqlite_vfs, synchronous)
     app.extensions["store"] = store
     add_ready_check(app, "data_dir", store.ready)
+    set_namespace_count(app, sqlite_namespace_count(settings.data_dir))

@@ -10,6 +10,7 @@ import json
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, request
+from prometheus_client import Counter
 
 from hipflask.convert import form_data, json_body
 from hipflask.errors import HipflaskError
@@ -54,7 +55,13 @@ def _not_modified(etag: str) -> Response:
     return response
 
 
+ITEMS_WRITTEN = Counter("hipflask_store_items_written", "Items created or changed", ["service"])
+ITEMS_DELETED = Counter("hipflask_store_items_deleted", "Items deleted", ["service"])
+
+
 def _emit(action: str, name: str, **detail) -> None:
+    """Every committed change passes here: counted, then emitted."""
+    (ITEMS_DELETED if action == "delete" else ITEMS_WRITTEN).labels("store").inc()
     emit_local_event("store", {"action": action, "store_name": name, **detail})
 
 
