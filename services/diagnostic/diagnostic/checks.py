@@ -1,7 +1,8 @@
 """Health checks of every service and of Redis, run in parallel with a short timeout.
 
 DIAGNOSTIC_TARGETS names the services to check as `name=url` pairs (comma separated); each
-target's `/_hipflask/ready` is fetched over a pooled HTTP connection. Redis is pinged through
+target's host is resolved and every address it has (every replica, under compose's DNS) gets its
+`/_hipflask/ready` fetched over a pooled HTTP connection. Redis is pinged through
 the backplane. Results are reused for DIAGNOSTIC_CACHE_SECONDS. The diagnostic service answers for itself without a request. A service whose volume (its
 DATA_DIR, reported by its readiness) has less than DISK_MIN_FREE bytes free fails its check. A check that does not answer within DIAGNOSTIC_TIMEOUT seconds fails.
 """
@@ -15,9 +16,15 @@ from dataclasses import dataclass
 import requests
 from flask import Flask
 from requests.adapters import HTTPAdapter
+from urllib.parse import urlsplit
 
 from hipflask import uptime
 from hipflask.config import ConfigError, Env
+from hipflask.metrics import add_metric_source
+
+from diagnostic.gateway_status import GatewayStatus
+from diagnostic.rates import RateHistory
+from diagnostic.replicas import replica_urls
 
 from diagnostic.api_document import StackDocument
 
@@ -31,6 +38,14 @@ class Result:
     ok: bool
     latency_ms: float
     detail: dict
+    address: str = ""
+
+
+def by_service(results: list[Result]) -> dict[str, list[Result]]:
+    grouped: dict[str, list[Result]] = {}
+    for result in results:
+        grouped.setdefault(result.name, []).append(result)
+    return grouped
 
 
 class Checker:
@@ -64,7 +79,7 @@ class Checker:
             ok = False
             detail = {**detail, "error": f"the {name} volume {volume.get('path')} has {volume['free_bytes']} bytes "
                                          f"free, below DISK_MIN_FREE ({self.min_free} bytes)"}
-        return Result(name, ok, (time.perf_counter() - started) * 1000, detail)
+        return Result(name, ok, (time.perf_counter() - started) * 1000, detail, urlsplit(url).netloc)
 
     def _redis(self) -> Result:
         started = time.perf_counter()
@@ -86,19 +101,20 @@ class Checker:
 
     def run(self) -> list[Result]:
         """Every check, in parallel; a check still running at the deadline counts as failed."""
-        futures = {self.pool.submit(self._service, name, url): name for name, url in self.targets.items()}
-        futures[self.pool.submit(self._redis)] = "redis"
+        futures = {self.pool.submit(self._service, name, replica): (name, urlsplit(replica).netloc)
+                   for name, url in self.targets.items() for replica in replica_urls(url)}
+        futures[self.pool.submit(self._redis)] = ("redis", "")
         done, _ = wait(futures, timeout=self.timeout + 0.1)
         me = self.settings
         results = [Result("diagnostic", True, 0.0, {"version": me.version, "hostname": me.hostname,
                                                     "uptime_seconds": uptime.uptime_seconds(),
-                                                    "restarts": self.restarts})]
-        for future, name in futures.items():
+                                                    "restarts": self.restarts}, "self")]
+        for future, (name, address) in futures.items():
             if future in done:
                 results.append(future.result())
             else:
-                results.append(Result(name, False, self.timeout * 1000, {"error": "timeout"}))
-        return sorted(results, key=lambda result: result.name)
+                results.append(Result(name, False, self.timeout * 1000, {"error": "timeout"}, address))
+        return sorted(results, key=lambda result: (result.name, result.address))
 
 
 def parse_targets(value: str) -> dict[str, str]:
@@ -121,3 +137,7 @@ def init_app(app: Flask, env: Env) -> None:
                                           min_free)
     app.extensions["diagnostic.stack_state"] = env.raw("STACK_STATE_FILE")
     app.extensions["diagnostic.openapi"] = StackDocument(app, app.extensions["diagnostic"])
+    app.extensions["diagnostic.volume_warn"] = env.size("DIAGNOSTIC_VOLUME_WARN", "1g")
+    app.extensions["diagnostic.rates"] = RateHistory(app.extensions["diagnostic"])
+    gateway = GatewayStatus(env.str("GATEWAY_STATUS_URL", "http://gateway:8081/_gateway/status"), timeout)
+    add_metric_source(app, gateway.collect)

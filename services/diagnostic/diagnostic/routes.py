@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, json, jsonify, request
 
 from hipflask import access
 from hipflask.convert import convert_multidict, request_data
@@ -13,7 +13,8 @@ from hipflask.jsonp import make_my_response_json
 from hipflask.namespace import namespace
 from hipflask.tokens import ADMIN, READ, WRITE, parse_ttl
 
-from diagnostic import supervision
+from diagnostic import health_json, status_page, supervision
+from diagnostic.checks import by_service
 
 blueprint = Blueprint("diagnostic", __name__)
 # Credentials never come back from an echo, whatever their header is called.
@@ -30,19 +31,50 @@ def _is_secret(name: str) -> bool:
 @blueprint.get("/")
 @blueprint.get("/diagnostic")
 @access.open_to_all
-@make_my_response_json
 def diagnostic():
-    """The status of the whole stack: every service and Redis, checked in parallel (results
-    reused for DIAGNOSTIC_CACHE_SECONDS; ``checked_at`` says when they were taken).
+    """The status of the whole stack: every service (every replica) and Redis, checked in parallel
+    (results reused for DIAGNOSTIC_CACHE_SECONDS; ``checked_at`` says when they were taken).
+    With ``Accept: application/health+json``, the IETF draft health format; from a browser
+    (``Accept: text/html``), the live status page.
 
     :query callback: optional JSONP callback
-    :statuscode 200: every check passed
+    :statuscode 200: every check passed (health+json: ``pass`` or ``warn``)
     :statuscode 500: a check failed; ``failed`` names it
+    :statuscode 503: health+json: ``fail``
     """
-    settings = current_app.extensions["hipflask"]
+    wanted = None if "callback" in request.args else request.accept_mimetypes.best_match(
+        ["application/json", health_json.MEDIA_TYPE, "text/html"])
+    if wanted == "text/html":
+        return status_page.page()
     checked_at, results = current_app.extensions["diagnostic"].latest()
-    failed = [result.name for result in results if not result.ok]
+    if wanted == health_json.MEDIA_TYPE:
+        document = health_json.health_document(results, checked_at, current_app.extensions["hipflask"],
+                                               current_app.extensions["diagnostic.volume_warn"])
+        return Response(json.dumps(document) + "\n", status=503 if document["status"] == "fail" else 200,
+                        mimetype=health_json.MEDIA_TYPE, headers={"Cache-Control": "no-cache"})
+    return summary(checked_at, results)
+
+
+@make_my_response_json
+def summary(checked_at, results):
+    settings = current_app.extensions["hipflask"]
+    services = by_service(results)
+    failed = [name for name, replicas in services.items() if not all(result.ok for result in replicas)]
     mode = access.policy().mode
+    checks = {}
+    for name, replicas in services.items():
+        ok = all(result.ok for result in replicas)
+        first = next((result for result in replicas if not result.ok), replicas[0])
+        checks[name] = {"status": "ok" if ok else "failed",
+                        "latency_ms": round(max(result.latency_ms for result in replicas), 2),
+                        "version": first.detail.get("version"),
+                        "hostname": first.detail.get("hostname"),
+                        "uptime_seconds": first.detail.get("uptime_seconds"),
+                        "restarts": first.detail.get("restarts"),
+                        **({"volume": first.detail["volume"]} if "volume" in first.detail else {}),
+                        **({"redis_failures": first.detail["redis_failures"]}
+                           if first.detail.get("redis_failures") else {}),
+                        **({"detail": first.detail} if not ok else {})}
     return {
         "message": "ok" if not failed else "failed",
         "version": settings.version,
@@ -50,19 +82,7 @@ def diagnostic():
         "uid": namespace(),
         "failed": failed,
         "checked_at": round(checked_at, 3),
-        "checks": {
-            result.name: {"status": "ok" if result.ok else "failed",
-                          "latency_ms": round(result.latency_ms, 2),
-                          "version": result.detail.get("version"),
-                          "hostname": result.detail.get("hostname"),
-                          "uptime_seconds": result.detail.get("uptime_seconds"),
-                          "restarts": result.detail.get("restarts"),
-                          **({"volume": result.detail["volume"]} if "volume" in result.detail else {}),
-                          **({"redis_failures": result.detail["redis_failures"]}
-                             if result.detail.get("redis_failures") else {}),
-                          **({"detail": result.detail} if not result.ok else {})}
-            for result in results
-        },
+        "checks": checks,
         **supervision.report(current_app.extensions["diagnostic.stack_state"]),
         "auth_mode": mode,
         "warnings": [UNPROTECTED_WARNING] if mode == "uid" else [],
@@ -79,6 +99,30 @@ def openapi_document():
     :statuscode 200: the document
     """
     return jsonify(current_app.extensions["diagnostic.openapi"].latest())
+
+
+@blueprint.get("/readyz")
+@access.open_to_all
+def readyz():
+    """Readiness of the whole stack (the gateway's ``/readyz``): every service has a ready replica.
+
+    :statuscode 200: ``{"status": "pass"}``
+    :statuscode 503: ``{"status": "fail", "output": "no ready replica: ..."}``
+    """
+    checked_at, results = current_app.extensions["diagnostic"].latest()
+    body, status = health_json.ready_document(results, checked_at, current_app.extensions["hipflask"])
+    return Response(json.dumps(body) + "\n", status=status, mimetype=health_json.MEDIA_TYPE,
+                    headers={"Cache-Control": "no-cache"})
+
+
+@blueprint.get("/diagnostic/rates")
+@access.open_to_all
+def rates():
+    """Request and error rates per service over the last minutes, for the status page's charts.
+
+    :statuscode 200: ``[{"time": ..., "rates": {"store": {"requests": 1.5, "errors": 0.0}}}]``
+    """
+    return jsonify(current_app.extensions["diagnostic.rates"].series())
 
 
 @blueprint.get("/diagnostic/echo")

@@ -8,8 +8,8 @@ from flask import Flask, current_app
 from hipflask import access
 from hipflask.config import Env
 from hipflask.health import add_ready_check
-from hipflask.namespace import namespace
 from hipflask.metrics import set_namespace_count
+from hipflask.namespace import namespace
 
 from fs.backend import FileStore
 from fs.streaming import StreamingRequest
