@@ -11,6 +11,8 @@
     bench/run.py --profile        also py-spy profiles of the hot paths (pip installs py-spy in the venv)
     bench/run.py --postgres       the store and kv scenarios with both on a PostgreSQL of its own
                                   (DATABASE_URL), labelled `postgres` beside the SQLite figures
+    bench/run.py --metrics off    the services without their Prometheus metrics (METRICS_ENABLED=false),
+                                  in its own RESULTS.md block: the metrics' cost is the CPU µs/req difference
 
 Request scenarios run wrk with the same connections, threads and duration; each is compared with the
 bare-Flask ceiling (bench/ceiling_app.py under the services' gunicorn settings behind the same gateway).
@@ -75,6 +77,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="environment for the stack and the ceiling (e.g. WORKERS=3, GUNICORN_CMD_ARGS=-k sync)")
     p.add_argument("--label", help="name of this run's block in RESULTS.md (default: native, compose or scale)")
     p.add_argument("--access-log", action="store_true", help="keep the gateway's access log on")
+    p.add_argument("--metrics", choices=("on", "off"), default="on",
+                   help="off: METRICS_ENABLED=false in every service, to measure what the metrics cost")
     p.add_argument("--profile", action="store_true", help="py-spy profiles of the request scenarios")
     p.add_argument("--profile-seconds", type=float, default=8)
     p.add_argument("--var", type=Path, default=ROOT / "var", help="with HIPFLASK_URL: the stack's var dir")
@@ -116,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     ensure_tools()
     overrides = dict(item.split("=", 1) for item in (args.set or []))
+    if args.metrics == "off":
+        overrides["METRICS_ENABLED"] = "false"
     url = os.environ.get("HIPFLASK_URL")
     database = None
     if args.postgres:
@@ -131,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         target = NativeStack(overrides, args.access_log, args.keep)
     label = args.label or ("scale" if args.scale else "postgres" if args.postgres
                            else target.kind if target.kind != "url" else "native")
+    if args.metrics == "off" and not args.label:
+        label += ", metrics off"
     plan = select(scenarios(args.file_size, args.big_size), args)
     stopping = False
 

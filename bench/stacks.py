@@ -125,7 +125,7 @@ class NativeStack(Target):
         self.work.mkdir()
         self.static_dir.mkdir()
         self.port = free_port()
-        self.base = free_port_range(len(SERVICES) + 1)
+        self.base = free_port_range(len(SERVICES) + 2)  # services, the ceiling app, the gateway status
         self.redis_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = dict(os.environ)

@@ -5,7 +5,8 @@
 #   scripts/setup.sh              runtime: redis-server, nginx, .venv with requirements.txt
 #   scripts/setup.sh --docs       also Sphinx for `make docs`: requirements-docs.txt
 #   scripts/setup.sh --test       also the test tools: requirements-dev.txt (docs included), chromium, wrk,
-#                                 postgresql, rclone, and the npm clients of tests/system/clients (npm ci)
+#                                 postgresql, rclone, and the npm clients of tests/system/clients (npm ci),
+#                                 prometheus (prometheus and promtool for the monitoring tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -32,6 +33,7 @@ if [ "$WITH_TEST" = "--test" ]; then
     command -v npm >/dev/null || need_packages+=(npm)
     # the service tier's PostgreSQL backends run against a real server (tests/conftest.py starts it)
     compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_packages+=(postgresql)
+    command -v promtool >/dev/null && command -v prometheus >/dev/null || need_packages+=(prometheus)
 fi
 if [ ${#need_packages[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then

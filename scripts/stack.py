@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import json
 import os
 import shutil
 import signal
@@ -66,6 +67,7 @@ class Stack:
         self.run_dir = self.var / "run"
         self.addresses = {name: f"127.0.0.1:{base_port + i}" for i, name in enumerate(SERVICES)}
         self.bench_address = f"127.0.0.1:{base_port + len(SERVICES)}"  # bench/ceiling_app.py, started by make bench
+        self.gateway_status_address = f"127.0.0.1:{base_port + len(SERVICES) + 1}"  # stub_status, loopback only
         self.redis_port = redis_port
         self.lock_file = None
         self.supervisor: Supervisor | None = None
@@ -82,10 +84,13 @@ class Stack:
         if name == "events":  # many idle streams: greenlets, one worker (README: EVENTS_WORKERS)
             env["WORKER_CLASS"] = "gevent"
             env["WORKERS"] = os.environ.get("EVENTS_WORKERS", "1")
+        if not self.debug:
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(self.run_dir / "metrics" / name)
         if name == "diagnostic":
             env.setdefault("DIAGNOSTIC_TARGETS", ",".join(
                 f"{other}=http://{address}" for other, address in self.addresses.items() if other != "diagnostic"))
             env["STACK_STATE_FILE"] = str(self.run_dir / "stack.json")
+            env.setdefault("GATEWAY_STATUS_URL", f"http://{self.gateway_status_address}/_gateway/status")
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "services" / name), env.get("PYTHONPATH")]))
         return env
 
@@ -94,7 +99,9 @@ class Stack:
         values = {
             "NGINX_LOCAL_RESOLVERS": "127.0.0.1",
             "GATEWAY_LISTEN": f"{env.get('GATEWAY_HOST', '127.0.0.1')}:{self.port}",
-            "GATEWAY_ACCESS_LOG": "off" if env.get("GATEWAY_ACCESS_LOG", "on") == "off" else "/dev/stdout hipflask",
+            "GATEWAY_ACCESS_LOG": "off" if env.get("GATEWAY_ACCESS_LOG", "on") == "off"
+                                  else f"/dev/stdout hipflask_{env.get('LOG_FORMAT') or 'text'}",
+            "GATEWAY_STATUS_LISTEN": self.gateway_status_address,
             "MAX_BODY_SIZE": env.get("MAX_BODY_SIZE", "10m"),
             "FS_MAX_UPLOAD_SIZE": env.get("FS_MAX_UPLOAD_SIZE", "2g"),
             "GATEWAY_BODY_TIMEOUT": env.get("GATEWAY_BODY_TIMEOUT", "30s"),
@@ -131,6 +138,7 @@ class Stack:
         def command(restarts: int) -> tuple[list[str], dict[str, str]]:
             env = self.service_env(name)
             env["HIPFLASK_RESTARTS"] = str(restarts)
+            self.write_prometheus_targets()
             if self.debug:
                 host, port = self.addresses[name].split(":")
                 env["FLASK_DEBUG"] = "1"
@@ -145,6 +153,16 @@ class Stack:
         return [self.binaries["nginx"], "-p", str(self.run_dir), "-e", "stderr",
                 "-c", str(self.run_dir / "nginx.conf")], None
 
+    def write_prometheus_targets(self) -> None:
+        """$VAR_DIR/run/prometheus/targets.json: every service's metrics address (Prometheus file_sd),
+        rewritten whenever a service starts, replaced atomically so Prometheus never reads half a file."""
+        folder = self.run_dir / "prometheus"
+        folder.mkdir(parents=True, exist_ok=True)
+        targets = [{"targets": [address], "labels": {"service": name}} for name, address in self.addresses.items()]
+        temporary = folder / "targets.json.tmp"
+        temporary.write_text(json.dumps(targets, indent=1) + "\n")
+        os.replace(temporary, folder / "targets.json")
+
     def write_gateway_config(self) -> None:
         values = self.gateway_values()
         (self.run_dir / "hipflask.conf").write_text(render_template(GATEWAY_TEMPLATE.read_text(), values))
@@ -155,7 +173,7 @@ class Stack:
         """(what, host, port) for every port the stack listens on."""
         ports = [("gateway", os.environ.get("GATEWAY_HOST", "127.0.0.1"), self.port),
                  ("redis", "127.0.0.1", self.redis_port)]
-        for name, address in self.addresses.items():
+        for name, address in {**self.addresses, "gateway status": self.gateway_status_address}.items():
             host, port = address.rsplit(":", 1)
             ports.append((name, host, int(port)))
         return ports

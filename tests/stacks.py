@@ -31,6 +31,7 @@ STACK_ENV = {
     "EVENTS_HEARTBEAT_SECONDS": "1",
     "EVENT_STREAM_MAXLEN": "1000",
     "LOG_LEVEL": "INFO",
+    "LOG_FORMAT": "json",
 }
 
 
@@ -77,7 +78,7 @@ class NativeStack(Stack):
         self.log = open(self.var / "stack.log", "wb")
         self.static = self.var / "static"
         self.static.mkdir()
-        self.base_port, self.redis_port = free_port_run(len(SERVICES) + 1), free_port()
+        self.base_port, self.redis_port = free_port_run(len(SERVICES) + 2)  # services, bench, gateway status, free_port()
         self.process = subprocess.Popen(self.command(), env=self.process_env(), stdout=self.log,
                                         stderr=subprocess.STDOUT)
         try:
@@ -149,6 +150,12 @@ class NativeStack(Stack):
 
     def data_dir(self, service: str) -> Path:
         return self.var / "data" / service
+
+    def log_lines(self, service: str) -> list[str]:
+        """What a service (or the gateway) wrote to its stdout and stderr so far."""
+        prefix = f"{service:<10}| "
+        text = (self.var / "stack.log").read_text(errors="replace")
+        return [line[len(prefix):] for line in text.splitlines() if line.startswith(prefix)]
 
     def put_static(self, name: str, data: bytes) -> None:
         (self.static / name).write_bytes(data)
@@ -228,6 +235,9 @@ class ComposeStack(Stack):
 
     def gateway_log(self) -> str:
         return self.run("logs", "--no-color", "gateway", check=False).stdout
+
+    def log_lines(self, service: str) -> list[str]:
+        return self.run("logs", "--no-color", "--no-log-prefix", service).stdout.splitlines()
 
     def scale(self, service: str, replicas: int) -> None:
         """Run `replicas` of the service, waiting for its own health only (the others keep running)."""

@@ -6,11 +6,18 @@ compose (tests/stacks.py).
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
+import requests
 
 from stacks import ComposeStack, NativeStack
-from support import ROTATED_AUTH_KEYS, free_port, missing
+from support import ROTATED_AUTH_KEYS, free_port, missing, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # The token-mode stack (one per kind, shared by the security tests): two keys (rotation), two
 # public namespaces, CORS for the browser tests' allowed origin, a rate limit that ordinary tests
@@ -98,3 +105,61 @@ def page(browser):
     page = context.new_page()
     yield page
     context.close()
+
+
+class Prometheus:
+    """A real Prometheus server (Debian's `prometheus`) on a free port, with a private data dir."""
+
+    def __init__(self, config: str):
+        binary = shutil.which("prometheus")
+        if not binary:
+            missing("prometheus is not installed (scripts/setup.sh --test installs it)")
+        self.dir = Path(tempfile.mkdtemp(prefix="hipflask-prometheus-"))
+        (self.dir / "prometheus.yml").write_text(config)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(self.dir / "prometheus.log", "wb")
+        self.process = subprocess.Popen(
+            [binary, f"--config.file={self.dir / 'prometheus.yml'}", f"--storage.tsdb.path={self.dir / 'data'}",
+             f"--web.listen-address=127.0.0.1:{self.port}", "--web.enable-lifecycle"],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        try:
+            wait_until(lambda: requests.get(f"{self.url}/-/ready", timeout=2).status_code == 200, 60,
+                       "prometheus to be ready")
+        except AssertionError:
+            self.close()
+            raise
+
+    def query(self, promql: str) -> list[dict]:
+        """The result of an instant query; an error answer (a query that does not parse) fails the test."""
+        body = requests.get(f"{self.url}/api/v1/query", params={"query": promql}, timeout=10).json()
+        assert body["status"] == "success", f"{promql}: {body}"
+        return body["data"]["result"]
+
+    def close(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def native_prometheus_config(var: Path, interval: str = "1s") -> str:
+    """monitoring/prometheus.native.yml pointed at a stack's VAR_DIR, scraping every `interval`."""
+    text = (ROOT / "monitoring" / "prometheus.native.yml").read_text()
+    text = text.replace("../var/run/prometheus/targets.json", str(var / "run" / "prometheus" / "targets.json"))
+    text = text.replace("[rules.yml]", f"[{ROOT / 'monitoring' / 'rules.yml'}]")
+    return text.replace("15s", interval)
+
+
+@pytest.fixture(scope="module")
+def native_prometheus(stack):
+    """A real Prometheus scraping the native stack through its file_sd targets file."""
+    if stack.kind != "native":
+        yield None
+        return
+    server = Prometheus(native_prometheus_config(stack.var))
+    yield server
+    server.close()

@@ -78,7 +78,7 @@ def _native(var: Path, port: int, base: int, *extra: str, env=None):
 
 def test_native_start_status_stop(tmp_path):
     port = free_port()
-    started = run(*_native(tmp_path / "var", port, free_port_run(6), "start"), timeout=180)
+    started = run(*_native(tmp_path / "var", port, free_port_run(7), "start"), timeout=180)
     try:
         assert started.returncode == 0, started.stdout + started.stderr
         status = run("make", "status", f"PORT={port}")
@@ -106,7 +106,7 @@ def test_debug_mode_reloads_a_changed_handler_without_a_restart(tmp_path):
     shutil.copy(ROOT / "services/diagnostic/handlers/hello.py", handlers / "hello.py")
     port = free_port()
     log = open(tmp_path / "debug.log", "wb")
-    process = subprocess.Popen(_native(tmp_path / "var", port, free_port_run(6), "run", "--debug"), cwd=ROOT,
+    process = subprocess.Popen(_native(tmp_path / "var", port, free_port_run(7), "run", "--debug"), cwd=ROOT,
                                env={**os.environ, "DIAGNOSTIC_HANDLERS_DIR": str(handlers)},
                                stdout=log, stderr=subprocess.STDOUT)
     try:
