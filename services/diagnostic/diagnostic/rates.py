@@ -1,10 +1,11 @@
 """Request and error rates per service for the status page's charts, from the services' metrics.
 
-Each call of `RateHistory.series()` takes a new sample when the last one is older than
-`interval` seconds: every replica's `/_hipflask/metrics` is read and its
-`hipflask_http_requests_total` summed per service (all requests, and those with a 5xx status).
-Rates are the differences between consecutive samples (a restarted replica's reset counts as
-zero). A worker keeps the last `keep` samples in memory: a few minutes at the page's pace.
+While someone asks for `RateHistory.series()` (the status page, every few seconds), a thread of
+the worker takes a sample every `interval` seconds: every replica's `/_hipflask/metrics` is read
+and its `hipflask_http_requests_total` summed per service (all requests, and those with a 5xx
+status). It stops a minute after the last question. Rates are the differences between
+consecutive samples (a restarted replica's reset counts as zero). A worker keeps the last `keep`
+samples in memory: six minutes at the default pace, whichever worker the page reaches.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from diagnostic.replicas import replica_urls
 
 REQUESTS = "hipflask_http_requests_total"
+IDLE_SECONDS = 60.0
 
 
 def totals(text: str) -> tuple[float, float]:
@@ -40,6 +42,8 @@ class RateHistory:
         self.interval = interval
         self.samples: deque[tuple[float, dict[str, tuple[float, float]]]] = deque(maxlen=keep)
         self.lock = threading.Lock()
+        self.asked_at = 0.0
+        self.sampler: threading.Thread | None = None
 
     def _read(self, url: str) -> tuple[float, float] | None:
         try:
@@ -60,11 +64,22 @@ class RateHistory:
                 sums[name] = (previous[0] + value[0], previous[1] + value[1])
         return sums
 
+    def _sampling(self) -> None:
+        while time.monotonic() - self.asked_at < IDLE_SECONDS:
+            sample = (time.time(), self._sample())
+            with self.lock:
+                self.samples.append(sample)
+            time.sleep(self.interval)
+        with self.lock:
+            self.sampler = None
+
     def series(self) -> list[dict]:
         """[{"time": t, "rates": {service: {"requests": per second, "errors": per second}}}], oldest first."""
         with self.lock:
-            if not self.samples or time.time() - self.samples[-1][0] >= self.interval:
-                self.samples.append((time.time(), self._sample()))
+            self.asked_at = time.monotonic()
+            if self.sampler is None:
+                self.sampler = threading.Thread(target=self._sampling, name="diagnostic-rates", daemon=True)
+                self.sampler.start()
             samples = list(self.samples)
         points = []
         for (t0, before), (t1, after) in zip(samples, samples[1:]):

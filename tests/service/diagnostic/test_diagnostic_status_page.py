@@ -28,3 +28,13 @@ def test_rates_are_a_list_of_points(client):
     first = client.get("/diagnostic/rates")
     assert first.status_code == 200
     assert first.get_json() == []  # one sample: no rate yet
+
+
+def test_rates_are_sampled_while_the_page_asks(build_app):
+    from support import wait_until
+    from diagnostic.wsgi import build
+    app = build_app(build, DIAGNOSTIC_TARGETS="", DIAGNOSTIC_CACHE_SECONDS="0")
+    history = app.extensions["diagnostic.rates"]
+    history.interval = 0.05
+    client = app.test_client()
+    assert wait_until(lambda: client.get("/diagnostic/rates").get_json(), 10, "a rate point")[0]["rates"] == {}
