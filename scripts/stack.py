@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -85,7 +86,7 @@ class Stack:
             env["WORKER_CLASS"] = "gevent"
             env["WORKERS"] = os.environ.get("EVENTS_WORKERS", "1")
         if not self.debug:
-            env["PROMETHEUS_MULTIPROC_DIR"] = str(self.run_dir / "metrics" / name)
+            env["PROMETHEUS_MULTIPROC_DIR"] = self.metrics_dir(name)
         if name == "diagnostic":
             env.setdefault("DIAGNOSTIC_TARGETS", ",".join(
                 f"{other}=http://{address}" for other, address in self.addresses.items() if other != "diagnostic"))
@@ -93,6 +94,16 @@ class Stack:
             env.setdefault("GATEWAY_STATUS_URL", f"http://{self.gateway_status_address}/_gateway/status")
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "services" / name), env.get("PYTHONPATH")]))
         return env
+
+    def metrics_dir(self, name: str) -> str:
+        """The folder of a service's metric files (its workers' mmapped counters), wiped by its gunicorn
+        master at every start. In /dev/shm (memory: a full data disk cannot break them), named after
+        this VAR_DIR so restarts and a killed stack reuse it instead of leaving new ones behind."""
+        shm = Path("/dev/shm")
+        if not os.access(shm, os.W_OK):
+            return str(self.run_dir / "metrics" / name)
+        tag = hashlib.sha256(str(self.var).encode()).hexdigest()[:12]
+        return str(shm / f"hipflask-metrics-{tag}-{name}")
 
     def gateway_values(self) -> dict[str, str]:
         env = os.environ

@@ -13,8 +13,7 @@ import tempfile
 
 # prometheus_client picks its multiprocess mode when first imported: point it at this service's
 # own directory before anything imports it (PROMETHEUS_MULTIPROC_DIR when given, else a fresh one).
-_metrics_dir_given = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
-if not _metrics_dir_given:
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
         prefix="hipflask-metrics-", dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None)
 
@@ -83,5 +82,5 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
-    if not _metrics_dir_given:
-        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+    """The master stops: its metric files are of no further use (the next start begins at zero)."""
+    shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
