@@ -13,9 +13,10 @@ import tempfile
 
 # prometheus_client picks its multiprocess mode when first imported: point it at this service's
 # own directory before anything imports it (PROMETHEUS_MULTIPROC_DIR when given, else a fresh one).
+# The folder itself is made when the master starts (on_starting).
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
-        prefix="hipflask-metrics-", dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(
+        "/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir(), f"hipflask-metrics-{os.getpid()}")
 
 from hipflask import metrics, uptime  # noqa: E402 (after the metrics directory is chosen)
 from hipflask.config import Env  # noqa: E402

@@ -20,6 +20,7 @@ from typing import Callable, Iterable
 from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram,
                                generate_latest, multiprocess)
+from prometheus_client import values
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from hipflask.process_group import process_group_metrics
@@ -36,6 +37,9 @@ blueprint = Blueprint("hipflask_metrics", __name__)
 
 
 def multiprocess_dir() -> str | None:
+    """The shared folder when prometheus_client was loaded in multiprocess mode, else None."""
+    if values.ValueClass.__name__ != "MmapedValue":
+        return None
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
