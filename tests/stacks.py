@@ -78,7 +78,7 @@ class NativeStack(Stack):
         self.log = open(self.var / "stack.log", "wb")
         self.static = self.var / "static"
         self.static.mkdir()
-        self.base_port, self.redis_port = free_port_run(len(SERVICES) + 2)  # services, bench, gateway status, free_port()
+        self.base_port, self.redis_port = free_port_run(len(SERVICES) + 2), free_port()  # services, bench, gateway status
         self.process = subprocess.Popen(self.command(), env=self.process_env(), stdout=self.log,
                                         stderr=subprocess.STDOUT)
         try:

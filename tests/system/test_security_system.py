@@ -215,11 +215,16 @@ def test_over_the_rate_limit_a_client_gets_429_with_retry_after(token_stack):
 
 
 def logged_address(running, address: str) -> str:
-    """The access log line of a request sent with `X-Forwarded-For: address`."""
+    """The access log line of a request sent with `X-Forwarded-For: address`, starting with the
+    address the gateway logged (a LOG_FORMAT=json line's `remote` is put in front)."""
     marker = unique("m")
     requests.get(f"{running.url}/diagnostic?{marker}", headers={"X-Forwarded-For": address})
-    return wait_until(lambda: next((l for l in running.gateway_log().splitlines() if marker in l), None),
+    line = wait_until(lambda: next((l for l in running.gateway_log().splitlines() if marker in l), None),
                       20, "the request in the gateway's access log")
+    text = line.split("| ", 1)[-1]
+    if text.startswith("{"):
+        return f"{json.loads(text)['remote']} {text}"
+    return line
 
 
 def test_forwarded_for_names_the_client_when_it_comes_from_a_trusted_proxy(token_stack):
