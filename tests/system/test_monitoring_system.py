@@ -146,10 +146,13 @@ def test_the_monitoring_profile_finds_every_store_replica_by_dns(stack):
             store = [target for target in body["data"]["activeTargets"] if target["labels"].get("service") == "store"]
             return len(store) == 3 and all(target["health"] == "up" for target in store) and store
         wait_until(three_store_targets_up, 90, "three store targets up in Prometheus", interval=1)
-        up = requests.get(f"{url}/api/v1/query", params={"query": 'count by (service) (up{job="hipflask"} == 1)'},
-                          timeout=5).json()["data"]["result"]
-        assert {entry["metric"]["service"]: entry["value"][1] for entry in up} == \
-            {"diagnostic": "1", "store": "3", "kv": "1", "fs": "1", "render": "1", "events": "1"}
+
+        def targets_up_per_service():
+            up = requests.get(f"{url}/api/v1/query", timeout=5,
+                              params={"query": 'count by (service) (up{job="hipflask"} == 1)'}).json()["data"]["result"]
+            return {entry["metric"]["service"]: entry["value"][1] for entry in up}
+        expected = {"diagnostic": "1", "store": "3", "kv": "1", "fs": "1", "render": "1", "events": "1"}
+        wait_until(lambda: targets_up_per_service() == expected, 60, f"every target up: {expected}", interval=1)
     finally:
         stack.run("--profile", "monitoring", "rm", "--stop", "--force", "prometheus", check=False)
         subprocess.run(["docker", "volume", "rm", "-f", f"{stack.project}_prometheus-data"], capture_output=True)
