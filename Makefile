@@ -7,7 +7,7 @@ PORT ?= 8080
 COMPOSE ?= docker compose
 export PORT
 
-.PHONY: help build run debug start stop status token test test-unit test-service test-system test-faults bench docs migrate-to-postgres clean clean-data
+.PHONY: help build run debug start stop status token test test-unit test-service test-system test-faults bench docs migrate-to-postgres swarm-up swarm-down clean clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -75,6 +75,12 @@ migrate-to-postgres: ## copy the native stack's SQLite data (var/data/store, var
 	@scripts/setup.sh
 	@PYTHONPATH=services/store DATA_DIR=$${VAR_DIR:-var}/data/store $(PY) -m store.migrate
 	@PYTHONPATH=services/kv DATA_DIR=$${VAR_DIR:-var}/data/kv $(PY) -m kv.migrate
+
+swarm-up: ## build the images and deploy deploy/swarm.yml on Docker Swarm (a single-node swarm is made if none)
+	@scripts/swarm.sh up
+
+swarm-down: ## remove the swarm stack (its volumes and secrets are kept)
+	@scripts/swarm.sh down
 
 clean: ## remove run state, temporary files, caches and the virtualenv (never stored data)
 	rm -rf var/run var/log var/setup.lock .pytest_cache docs/_build $(VENV)

@@ -1,0 +1,191 @@
+"""hipflask on a single-node Docker Swarm (deploy/swarm.yml, deployed by scripts/swarm.sh), through
+its gateway only: every family answers, scaled services keep every acknowledged write, a rolling
+update under load fails no request, a killed task is replaced with nothing lost, the uploader's
+first-writer-wins holds across fs replicas, and `docker stack rm` leaves nothing behind."""
+from __future__ import annotations
+
+import collections
+import os
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from support import docker_available, free_port, missing, run_threads, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+class Swarm:
+    def __init__(self):
+        self.port = free_port()
+        self.name = f"hipflask-test-{os.getpid()}"
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def script(self, command: str) -> None:
+        env = {**os.environ, "SWARM_STACK": self.name, "GATEWAY_PORT": str(self.port)}
+        result = subprocess.run([str(ROOT / "scripts" / "swarm.sh"), command], cwd=ROOT, env=env,
+                                capture_output=True, text=True, timeout=900)
+        assert result.returncode == 0, f"swarm.sh {command}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+
+    def docker(self, *args: str) -> str:
+        result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, f"docker {' '.join(args)}: {result.stderr[-2000:]}"
+        return result.stdout
+
+    def service(self, name: str) -> str:
+        return f"{self.name}_{name}"
+
+    def scale(self, **replicas: int) -> None:
+        self.docker("service", "scale", "--detach=false", *(f"{self.service(n)}={r}" for n, r in replicas.items()))
+        for name, count in replicas.items():
+            wait_until(lambda: len(self.running(name)) == count, 120, f"{count} running {name} tasks")
+
+    def running(self, name: str) -> list[str]:
+        return self.docker("ps", "-q", "--filter", f"label=com.docker.swarm.service.name={self.service(name)}",
+                           "--filter", "status=running").split()
+
+    def services(self) -> list[str]:
+        return self.docker("service", "ls", "-q", "--filter", f"label=com.docker.stack.namespace={self.name}").split()
+
+
+@pytest.fixture(scope="module")
+def swarm():
+    if not docker_available():
+        missing("Docker is not available for the swarm stack")
+    deployed = Swarm()
+    try:
+        deployed.script("up")
+        yield deployed
+    finally:
+        deployed.script("down")
+
+
+def test_every_family_answers_through_the_swarm_gateway(swarm):
+    url = swarm.url
+    assert requests.get(f"{url}/diagnostic", timeout=10).status_code == 200
+    item_id = requests.post(f"{url}/store/things", json={"name": "pants"}, timeout=10).json()["id"]
+    assert requests.get(f"{url}/store/things/{item_id}", timeout=10).json()["name"] == "pants"
+    requests.put(f"{url}/kv/greeting", data=b"hello", headers={"Content-Type": "text/plain"}, timeout=10)
+    assert requests.get(f"{url}/kv/greeting", timeout=10).content == b"hello"
+    requests.put(f"{url}/fs/swarm/notes.txt", data=b"notes", timeout=10)
+    assert requests.get(f"{url}/fs/swarm/notes.txt", timeout=10).content == b"notes"
+    assert "World" in requests.get(f"{url}/render/hello.html", timeout=10).text
+
+
+def test_scaled_services_keep_every_acknowledged_write(swarm):
+    swarm.scale(store=3, kv=3, fs=3)
+    name = f"scaled{uuid.uuid4().hex[:8]}"
+    acknowledged = collections.defaultdict(list)
+    lock = threading.Lock()
+
+    def writer():
+        session = requests.Session()
+        for number in range(25):
+            tag = uuid.uuid4().hex
+            stored = session.post(f"{swarm.url}/store/{name}", json={"tag": tag}, timeout=30)
+            kv = session.put(f"{swarm.url}/kv/{name}/{tag}", data=tag.encode(), headers={"Content-Type": "text/plain"},
+                             timeout=30)
+            fs = session.put(f"{swarm.url}/fs/{name}/{tag}.txt", data=tag.encode(), timeout=30)
+            with lock:
+                if stored.status_code == 200:
+                    acknowledged["store"].append((stored.json()["id"], tag))
+                if kv.status_code in (200, 201):
+                    acknowledged["kv"].append(tag)
+                if fs.status_code == 200:
+                    acknowledged["fs"].append(tag)
+
+    run_threads(writer, 8, timeout=300)
+    ids = [item_id for item_id, _ in acknowledged["store"]]
+    assert len(ids) == len(set(ids)) == 200
+    items = {item["id"]: item["tag"] for item in requests.get(f"{swarm.url}/store/{name}", timeout=30).json()}
+    assert all(items[item_id] == tag for item_id, tag in acknowledged["store"])
+    assert len(acknowledged["kv"]) == len(acknowledged["fs"]) == 200
+    for tag in acknowledged["kv"][:50]:  # reads spread over every replica
+        assert requests.get(f"{swarm.url}/kv/{name}/{tag}", timeout=10).content == tag.encode()
+        assert requests.get(f"{swarm.url}/fs/{name}/{tag}.txt", timeout=10).content == tag.encode()
+
+
+def test_a_rolling_update_of_store_under_load_fails_no_request(swarm):
+    stop = threading.Event()
+    outcomes = collections.Counter()
+    failures = []
+    lock = threading.Lock()
+    seed = requests.post(f"{swarm.url}/store/rolling", json={"seed": True}, timeout=10).json()["id"]
+
+    def load(kind: str):
+        session = requests.Session()
+        while not stop.is_set():
+            try:
+                if kind == "write":
+                    answer = session.post(f"{swarm.url}/store/rolling", json={"at": time.time()}, timeout=30)
+                else:
+                    answer = session.get(f"{swarm.url}/store/rolling/{seed}", timeout=30)
+                failed = answer.status_code >= 400
+                detail = f"{kind} {answer.status_code} {answer.text[:120]}"
+            except requests.RequestException as exc:
+                failed, detail = True, f"{kind} {type(exc).__name__}"
+            with lock:
+                outcomes[kind, "failed" if failed else "ok"] += 1
+                if failed:
+                    failures.append(detail)
+
+    threads = [threading.Thread(target=load, args=(kind,)) for kind in ("write", "read", "write", "read")]
+    for thread in threads:
+        thread.start()
+    try:
+        swarm.docker("service", "update", "--force", "--detach=false", swarm.service("store"))
+    finally:
+        time.sleep(2)
+        stop.set()
+        for thread in threads:
+            thread.join(60)
+    print(f"rolling update of store: {dict(outcomes)}")
+    assert failures == []
+    assert outcomes["write", "ok"] > 0 and outcomes["read", "ok"] > 0
+
+
+def test_a_killed_store_task_is_replaced_and_nothing_is_lost(swarm):
+    name = f"killed{uuid.uuid4().hex[:8]}"
+    ids = [requests.post(f"{swarm.url}/store/{name}", json={"n": n}, timeout=10).json()["id"] for n in range(20)]
+    before = len(swarm.running("store"))
+    victim = swarm.running("store")[0]
+    swarm.docker("kill", "--signal", "KILL", victim)
+    wait_until(lambda: victim not in swarm.running("store") and len(swarm.running("store")) == before, 120,
+               "swarm to replace the killed store task")
+    wait_until(lambda: requests.get(f"{swarm.url}/diagnostic", timeout=5).status_code == 200, 60, "a green /diagnostic")
+    listed = requests.get(f"{swarm.url}/store/{name}", timeout=10).json()
+    assert [item["id"] for item in listed] == ids
+
+
+def test_racing_uploads_across_fs_replicas_keep_exactly_one(swarm):
+    assert len(swarm.running("fs")) >= 2
+    partition = f"race{uuid.uuid4().hex[:8]}"
+    barrier = threading.Barrier(12)
+    outcomes = {}
+
+    def upload(number: int):
+        barrier.wait()
+        answer = requests.post(f"{swarm.url}/{partition}", files={"file": ("same.txt", f"writer {number}".encode())},
+                               headers={"Accept": "application/json"}, timeout=60)
+        outcomes[number] = answer.status_code
+
+    threads = [threading.Thread(target=upload, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(90)
+    assert sorted(outcomes.values()) == [200] + [409] * 11
+    winner = next(number for number, status in outcomes.items() if status == 200)
+    assert requests.get(f"{swarm.url}/dl/{partition}/same.txt", timeout=10).content == f"writer {winner}".encode()
+
+
+def test_stack_rm_removes_every_service_and_network(swarm):
+    swarm.script("down")
+    assert swarm.services() == []
+    assert swarm.docker("network", "ls", "-q", "--filter", f"label=com.docker.stack.namespace={swarm.name}").split() == []
