@@ -50,6 +50,15 @@ class Swarm:
         return self.docker("ps", "-q", "--filter", f"label=com.docker.swarm.service.name={self.service(name)}",
                            "--filter", "status=running").split()
 
+    def remove_volumes(self) -> None:
+        """The stack's volumes (swarm.sh down keeps them, as data): the tests leave nothing behind."""
+        def removed():
+            names = self.docker("volume", "ls", "-q", "--filter", f"label=com.docker.stack.namespace={self.name}").split()
+            if names:
+                subprocess.run(["docker", "volume", "rm", *names], capture_output=True, timeout=60)
+            return not names
+        wait_until(removed, 60, f"the volumes of {self.name} to be removed", interval=1)
+
     def services(self) -> list[str]:
         return self.docker("service", "ls", "-q", "--filter", f"label=com.docker.stack.namespace={self.name}").split()
 
@@ -64,6 +73,7 @@ def swarm():
         yield deployed
     finally:
         deployed.script("down")
+        deployed.remove_volumes()
 
 
 def test_every_family_answers_through_the_swarm_gateway(swarm):
