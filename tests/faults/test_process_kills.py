@@ -12,9 +12,10 @@ import pytest
 import requests
 
 from load import FAMILIES, WriteLoad
+from stacks import SERVICES
 from support import wait_until
 
-PROCESSES = ("store", "kv", "fs", "render", "diagnostic", "redis", "gateway")
+PROCESSES = ("store", "kv", "fs", "render", "diagnostic", "events", "redis", "gateway")
 # a request through the gateway that needs the process (redis: /diagnostic checks it)
 PROBES = {
     "store": "/store/faults-probe",
@@ -79,5 +80,5 @@ def test_diagnostic_reports_a_restarted_services_count_and_fresh_uptime(native_s
     assert body["checks"]["kv"]["uptime_seconds"] < body["checks"]["store"]["uptime_seconds"]
     processes = body["stack"]["processes"]
     assert processes["kv"]["restarts"] == expected
-    assert set(processes) == {"redis", "gateway", "diagnostic", "store", "kv", "fs", "render"}
+    assert set(processes) == {"redis", "gateway", *SERVICES}
     assert {process["state"] for process in processes.values()} == {"running"}
