@@ -22,6 +22,7 @@ PROBES = {
     "kv": "/kv/?keys&limit=1",
     "fs": "/fs/faults-probe.txt",
     "render": "/render/hello.html?name=faults",
+    "events": "/events",
     "diagnostic": "/diagnostic",
     "redis": "/diagnostic",
     "gateway": "/_gateway/ping",
@@ -36,7 +37,8 @@ def probe_file(native_stack):
 
 def probe(url: str, name: str) -> bool:
     try:
-        return requests.get(f"{url}{PROBES[name]}", timeout=2).status_code == 200
+        with requests.get(f"{url}{PROBES[name]}", timeout=2, stream=True) as response:  # /events never ends
+            return response.status_code == 200
     except requests.RequestException:
         return False
 
