@@ -334,7 +334,7 @@ def test_readiness_checks_the_data_directory(build_app):
     assert client.get("/_hipflask/ready").status_code == 200
 
 
-def _postgres_plan(postgres_url, query):
+def _postgres_plan(postgres_url, query, count: bool = False):
     from hipflask.postgres import PostgresSettings
     from store import postgres_sql
     from store.postgres import PostgresStore
@@ -350,15 +350,18 @@ def _postgres_plan(postgres_url, query):
                  LATERAL (SELECT jsonb_build_object('id', n, 'address', jsonb_build_object(
                      'city', CASE WHEN n % 5000 = 0 THEN 'Paris' ELSE 'city' || n END)) AS item) AS built""")
         connection.execute("ANALYZE store_items")
-        plan = " ".join(row[0] for row in connection.execute(
-            f"EXPLAIN SELECT body FROM store_items WHERE {where} ORDER BY {postgres_sql.order_by(query, params)} "
-            "LIMIT %(limit)s OFFSET %(offset)s", params))
+        statement = (f"SELECT count(*) FROM store_items WHERE {where}" if count else
+                     f"SELECT body FROM store_items WHERE {where} ORDER BY {postgres_sql.order_by(query, params)} "
+                     "LIMIT %(limit)s OFFSET %(offset)s")
+        plan = " ".join(row[0] for row in connection.execute(f"EXPLAIN {statement}", params))
     store.close()
     return plan
 
 
 def test_postgres_filters_on_nested_fields_use_the_jsonb_index(postgres_url):
-    plan = _postgres_plan(postgres_url, Query(limit=10, filters=(Filter(("address", "city"), ("Paris",)),)))
+    # The count behind X-Total-Count: a page's ORDER BY id LIMIT may walk the primary key instead
+    # when the planner expects matches early (its estimate for jsonb containment is a constant).
+    plan = _postgres_plan(postgres_url, Query(filters=(Filter(("address", "city"), ("Paris",)),)), count=True)
     assert "store_items_data" in plan
 
 
