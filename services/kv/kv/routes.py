@@ -36,9 +36,9 @@ def _store() -> KVStorage:
     return kv_storage()
 
 
-def _positive(name: str, value: str) -> int:
+def _positive(name: str, value: str, code: str) -> int:
     if not _POSITIVE.fullmatch(value.strip()):
-        raise HipflaskError(400, f"bad_{name}", f"{name} must be a positive whole number, got {value[:40]!r}")
+        raise HipflaskError(400, code, f"{name} must be a positive whole number, got {value[:40]!r}")
     return int(value)
 
 
@@ -46,7 +46,7 @@ def _ttl() -> int | None:
     value = request.args.get("ttl")
     if value is None:
         value = request.headers.get("X-TTL")
-    return None if value is None else _positive("ttl", value)
+    return None if value is None else _positive("ttl", value, code="bad_ttl")
 
 
 def _condition(header: str):
@@ -95,7 +95,7 @@ def _validators(item: Item) -> dict[str, str]:
 
 def _listing(prefix: str) -> Response:
     limit = request.args.get("limit")
-    entries = _store().keys(namespace(), prefix, None if limit is None else _positive("limit", limit))
+    entries = _store().keys(namespace(), prefix, None if limit is None else _positive("limit", limit, code="bad_limit"))
     return json_response([entry._asdict() for entry in entries])
 
 
