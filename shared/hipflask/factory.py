@@ -6,7 +6,7 @@ from typing import Callable, Mapping
 
 from flask import Blueprint, Flask
 
-from hipflask import access, bodies, errors, health, logs, metrics, openapi, user_content
+from hipflask import access, bodies, error_responses, health, logs, metrics, openapi, user_content
 from hipflask.backplane import Backplane
 from hipflask.config import Env, Settings
 from hipflask.handlers import load_handlers
@@ -39,7 +39,7 @@ def create_app(service: str, blueprint: Blueprint | None = None, *,
     app.extensions["hipflask.ready_checks"] = {}
     app.extensions["hipflask.user_header_environ_key"] = environ_key(settings.user_header)
 
-    errors.init_app(app)
+    error_responses.init_app(app)
     bodies.init_app(app)
     access.init_app(app, env, settings.user_header)
     user_content.init_app(app)

@@ -62,6 +62,14 @@ def wrap(callback: str, json_text: str | bytes, status: int = 200, headers: Any 
     return response
 
 
+def wants_json() -> bool:
+    """The request asks for JSON: a JSON body, or an Accept preferring JSON over HTML."""
+    if request.is_json:
+        return True
+    best = request.accept_mimetypes.best_match([JSON_TYPE, "text/html"])
+    return best == JSON_TYPE and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
 def dumps(value: Any) -> str:
     """Compact JSON text in the key order the view gave."""
     return json.dumps(value, separators=(",", ":"))

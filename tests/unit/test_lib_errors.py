@@ -1,5 +1,6 @@
 """hipflask.errors: the one JSON error shape, and 500s with an error id that is in the log."""
 import re
+from pathlib import Path
 
 from flask import Blueprint, request
 
@@ -137,3 +138,8 @@ def test_unhandled_exception_html_eid_is_the_logged_eid(make_app, caplog):
     page = make_app(blueprint).test_client().get("/broken").get_data(as_text=True)
     eid = re.search(r"<code>([0-9a-f]{16})</code>", page).group(1)
     assert any(eid in record.getMessage() and record.exc_info for record in caplog.records)
+
+
+def test_errors_module_imports_nothing_from_hipflask():
+    source = (Path(__file__).resolve().parents[2] / "shared/hipflask/errors.py").read_text()
+    assert not re.search(r"^\s*(from|import) hipflask", source, re.MULTILINE)

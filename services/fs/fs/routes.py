@@ -21,9 +21,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.datastructures import FileStorage
 
 from hipflask import user_content
-from hipflask.errors import HipflaskError, wants_json
+from hipflask.errors import HipflaskError
 from hipflask.events import emit_local_event
-from hipflask.jsonp import json_response
+from hipflask.jsonp import json_response, wants_json
 
 from fs import paths
 from fs.errors import Exists, TooLarge

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import hmac
-import html
 
 from flask import Blueprint, Response, current_app, request
 
 from hipflask.access import identity, requires
 from hipflask.cache import cache_my_response
 from hipflask.convert import request_data
+from hipflask.error_responses import error_response
 from hipflask.errors import HipflaskError
 from hipflask.events import emit_local_event
 from hipflask.jsonp import dumps, json_response, jsonp_callback, wrap
@@ -24,8 +24,7 @@ NOT_TEMPLATE_DATA = ("callback", "_reload_cache")
 def _not_found(template: str, callback: str | None) -> Response:
     if callback is not None or template.lower().endswith(".json"):
         return json_response({"message": f"No Template {template}"}, 404)
-    page = f"<!doctype html><title>404 Not Found</title><p>No Template {html.escape(template)}</p>\n"
-    return Response(page, status=404, mimetype="text/html")
+    return error_response(404, "template_not_found", f"No Template {template}", page=True)
 
 
 def _template_data() -> dict:
