@@ -7,7 +7,7 @@ from typing import Callable, Mapping
 from flask import Blueprint, Flask
 
 from hipflask import access, bodies, error_responses, health, logs, metrics, openapi, user_content
-from hipflask.backplane import Backplane
+from hipflask.redis_backplane import Backplane
 from hipflask.config import Env, Settings
 from hipflask.handlers import load_handlers
 from hipflask.logs import configure as configure_logging

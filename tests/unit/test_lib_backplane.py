@@ -1,9 +1,9 @@
-"""hipflask.backplane.Backplane: Redis calls that fail open, count failures and back off."""
+"""hipflask.redis_backplane.Backplane: Redis calls that fail open, count failures and back off."""
 import logging
 
 import redis
 
-from hipflask.backplane import Backplane
+from hipflask.redis_backplane import Backplane
 
 
 def refused(client):
