@@ -24,6 +24,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from store import sqlite_sql  # noqa: E402
 from store.wsgi import build  # noqa: E402
 
+from hipflask.state import state  # noqa: E402
+
 QUERIES = [
     "_limit=10",
     "views_gte=900&_limit=10",
@@ -48,7 +50,7 @@ def items(count: int):
 
 
 def fill(app, count: int) -> None:
-    store = app.extensions["store"]
+    store = state(app).storage
     if hasattr(store, "database"):  # PostgreSQL
         from store import postgres_sql
         with store.database.transaction() as connection:

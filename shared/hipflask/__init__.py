@@ -1,5 +1,7 @@
 """hipflask: the library every hipflask service is built on."""
-__all__ = ["create_app"]
+from hipflask.state import backplane, settings, state
+
+__all__ = ["backplane", "create_app", "settings", "state"]
 
 
 def __getattr__(name):

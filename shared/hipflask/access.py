@@ -24,6 +24,7 @@ from flask import Flask, Response, current_app, request
 from hipflask.config import ConfigError, Env
 from hipflask.errors import HipflaskError
 from hipflask.namespace import DEFAULT, environ_key, make_safe
+from hipflask.state import state
 from hipflask.tokens import ADMIN, RANK, READ, WRITE, InvalidToken, Keyring
 
 log = logging.getLogger("hipflask.access")
@@ -162,7 +163,7 @@ class Policy:
 
 
 def policy() -> Policy:
-    return current_app.extensions["hipflask.access"]
+    return state().access
 
 
 def _declared(attribute: str, default):
@@ -211,6 +212,6 @@ def _private_when_token_in_query(response: Response) -> Response:
 
 
 def init_app(app: Flask, env: Env, user_header: str) -> None:
-    app.extensions["hipflask.access"] = Policy.from_env(env, user_header)
+    state(app).access = Policy.from_env(env, user_header)
     app.before_request(check)
     app.after_request(_private_when_token_in_query)

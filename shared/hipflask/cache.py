@@ -18,6 +18,7 @@ from flask import current_app, json, make_response, request
 from prometheus_client import Counter
 
 from hipflask.namespace import namespace
+from hipflask.state import state
 
 PREFIX = "hipflask:cache:"
 LOOKUPS = Counter("hipflask_cache_lookups", "Response cache lookups: hit, miss (includes Redis down)",
@@ -29,7 +30,7 @@ def _key(vary_by: Iterable[str], version: str) -> str:
     values = request.values
     varied = [(name, values.getlist(name)) for name in vary_by]
     args = [(k, v) for k, v in request.args.items(multi=True) if k != "_reload_cache"]
-    raw = json.dumps([current_app.extensions["hipflask"].service, request.path, args,
+    raw = json.dumps([state().settings.service, request.path, args,
                       namespace(), varied, version], sort_keys=False)
     return PREFIX + hashlib.sha256(raw.encode()).hexdigest()
 
@@ -52,11 +53,11 @@ def cache_my_response(vary_by: Iterable[str] | None = None, expiration_seconds: 
         def wrapper(*args, **kwargs):
             if request.method not in ("GET", "HEAD"):
                 return view(*args, **kwargs)
-            backplane = current_app.extensions["hipflask.backplane"]
+            backplane = state().backplane
             key = _key(vary, version(**kwargs) if version else "")
             if "_reload_cache" not in request.values:
                 cached = backplane.call("cache", lambda client: client.get(key))
-                LOOKUPS.labels(current_app.extensions["hipflask"].service, "miss" if cached is None else "hit").inc()
+                LOOKUPS.labels(state().settings.service, "miss" if cached is None else "hit").inc()
                 if cached is not None:
                     entry = json.loads(cached)
                     response = current_app.response_class(

@@ -17,10 +17,11 @@ import sys
 import threading
 import time
 
-from flask import current_app, has_request_context, json
+from flask import has_request_context, json
 from prometheus_client import Counter
 
 from hipflask.namespace import namespace
+from hipflask.state import state
 
 CHANNEL = "hipflask:events"
 STREAM = "hipflask:events"
@@ -31,7 +32,7 @@ PUBLISHED = Counter("hipflask_events_published", "Events published on Redis (fai
 
 
 def selected(source: str) -> bool:
-    sources = current_app.extensions["hipflask"].event_sources
+    sources = state().settings.event_sources
     return "*" in sources or source in sources
 
 
@@ -52,7 +53,7 @@ def _bounded(event: dict, line: str, limit: int) -> str:
 
 def emit_local_event(source: str, message) -> bool:
     """Append one event to the stream; True when `source` is selected (also printed and published)."""
-    settings = current_app.extensions["hipflask"]
+    settings = state().settings
     event = {
         "source": source,
         "message": message,
@@ -76,6 +77,6 @@ def emit_local_event(source: str, message) -> bool:
         pipe.xadd(STREAM, {"event": streamed}, maxlen=settings.event_stream_maxlen, approximate=True)
         return pipe.execute()
 
-    if current_app.extensions["hipflask.backplane"].call("events", publish) is not None:
+    if state().backplane.call("events", publish) is not None:
         PUBLISHED.labels(settings.service, source).inc()
     return local

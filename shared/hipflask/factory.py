@@ -7,11 +7,12 @@ from typing import Callable, Mapping
 from flask import Blueprint, Flask
 
 from hipflask import access, bodies, error_responses, health, logs, metrics, openapi, user_content
-from hipflask.redis_backplane import Backplane
 from hipflask.config import Env, Settings
 from hipflask.handlers import load_handlers
 from hipflask.logs import configure as configure_logging
 from hipflask.namespace import environ_key
+from hipflask.redis_backplane import Backplane
+from hipflask.state import EXTENSION, AppState
 
 
 def create_app(service: str, blueprint: Blueprint | None = None, *,
@@ -32,17 +33,14 @@ def create_app(service: str, blueprint: Blueprint | None = None, *,
     app.json.sort_keys = False
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_size
     app.config["MAX_FORM_MEMORY_SIZE"] = settings.max_body_size
-    app.extensions["hipflask"] = settings
-    app.extensions["hipflask.env"] = env
-    app.extensions["hipflask.backplane"] = Backplane(settings.redis_url, settings.redis_timeout,
-                                                         service=service)
-    app.extensions["hipflask.ready_checks"] = {}
-    app.extensions["hipflask.user_header_environ_key"] = environ_key(settings.user_header)
+    app.extensions[EXTENSION] = AppState(settings, Backplane(settings.redis_url, settings.redis_timeout,
+                                                             service=service),
+                                         environ_key(settings.user_header))
 
     error_responses.init_app(app)
     bodies.init_app(app)
     access.init_app(app, env, settings.user_header)
-    user_content.init_app(app)
+    user_content.init_app(app, env)
     metrics.init_app(app, env.bool("METRICS_ENABLED", True))
     logs.init_app(app, log_requests=log_format == "json" and env.raw("ACCESS_LOG") is not None)
 

@@ -10,28 +10,29 @@ diagnostic service to compare with DISK_MIN_FREE.
 from __future__ import annotations
 
 import os
+from typing import Any, Callable
 
-from flask import Blueprint, Flask, current_app, jsonify
+from flask import Blueprint, Flask, jsonify
 
 from hipflask import uptime
-from hipflask.config import Env
-
 from hipflask.access import open_to_all
+from hipflask.config import Env
+from hipflask.state import state
 
 blueprint = Blueprint("hipflask_health", __name__)
 
 
 def init_app(app: Flask, env: Env) -> None:
-    app.extensions["hipflask.restarts"] = uptime.restarts(env)
+    state(app).restarts = uptime.restarts(env)
     app.register_blueprint(blueprint)
 
 
 def _lifetime() -> dict:
-    return {"uptime_seconds": uptime.uptime_seconds(), "restarts": current_app.extensions["hipflask.restarts"]}
+    return {"uptime_seconds": uptime.uptime_seconds(), "restarts": state().restarts}
 
 
-def add_ready_check(app, name: str, check) -> None:
-    app.extensions.setdefault("hipflask.ready_checks", {})[name] = check
+def add_ready_check(app: Flask, name: str, check: Callable[[], Any]) -> None:
+    state(app).ready_checks[name] = check
 
 
 def volume_space(folder) -> dict | None:
@@ -50,7 +51,7 @@ def live():
 
     :statuscode 200: always
     """
-    settings = current_app.extensions["hipflask"]
+    settings = state().settings
     return jsonify(status="ok", service=settings.service, version=settings.version, hostname=settings.hostname,
                    **_lifetime())
 
@@ -63,15 +64,16 @@ def ready():
     :statuscode 200: every check passes
     :statuscode 503: a check failed; ``failed`` names it
     """
-    settings = current_app.extensions["hipflask"]
+    current = state()
+    settings = current.settings
     failed = {}
-    for name, check in current_app.extensions.get("hipflask.ready_checks", {}).items():
+    for name, check in current.ready_checks.items():
         try:
             if not check():
                 failed[name] = "check returned false"
         except Exception as exc:  # a readiness check reports, it never raises
             failed[name] = str(exc) or type(exc).__name__
-    backplane = current_app.extensions["hipflask.backplane"]
+    backplane = current.backplane
     body = {
         "status": "ok" if not failed else "failed",
         "service": settings.service,

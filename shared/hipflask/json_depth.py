@@ -45,6 +45,6 @@ def loads(text: str | bytes, limit: int, parse_constant: Callable[[str], Any] | 
 
 def limit() -> int:
     """The running service's MAX_JSON_DEPTH."""
-    from flask import current_app
+    from hipflask.state import settings
 
-    return current_app.extensions["hipflask"].max_json_depth
+    return settings().max_json_depth

@@ -24,6 +24,7 @@ from prometheus_client import values
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from hipflask.process_group import process_group_metrics
+from hipflask.state import state
 
 UNMATCHED_ROUTE = "<unmatched>"
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -68,7 +69,7 @@ _children: dict[tuple, tuple] = {}  # (service, route, method, status) -> the tw
 def _record(response):
     started = g.pop("hipflask_started", None)
     if started is not None:
-        key = (current_app.extensions["hipflask"].service, _route(), request.method, response.status_code)
+        key = (state().settings.service, _route(), request.method, response.status_code)
         children = _children.get(key)
         if children is None:  # bounded: routes x methods x statuses
             children = _children[key] = (REQUESTS.labels(*key[:3], str(key[3])), DURATION.labels(*key[:3]))
@@ -104,13 +105,14 @@ class ScrapeTimeCollector:
         self.app = app
 
     def collect(self) -> Iterable:
-        settings = self.app.extensions["hipflask"]
+        current = state(self.app)
+        settings = current.settings
         service = settings.service
         info = GaugeMetricFamily("hipflask_build_info", "The running version", labels=["service", "version"])
         info.add_metric([service, settings.version], 1)
         yield info
         redis_up = GaugeMetricFamily("hipflask_redis_up", "1 when Redis answers a ping now", labels=["service"])
-        redis_up.add_metric([service], 1 if self.app.extensions["hipflask.backplane"].ping() else 0)
+        redis_up.add_metric([service], 1 if current.backplane.ping() else 0)
         yield redis_up
         data_dir = settings.data_dir
         volume = _volume(data_dir)
@@ -123,12 +125,12 @@ class ScrapeTimeCollector:
                 family = GaugeMetricFamily(name, text, labels=["service"])
                 family.add_metric([service], value)
                 yield family
-        count = self.app.extensions.get("hipflask.namespace_count")
+        count = current.namespace_count
         if count is not None:
             family = GaugeMetricFamily("hipflask_namespaces", "Namespaces with stored data", labels=["service"])
             family.add_metric([service], count())
             yield family
-        for source in self.app.extensions.get("hipflask.metric_sources", ()):
+        for source in current.metric_sources:
             yield from source()
         if multiprocess_dir():
             yield from process_group_metrics(service)
@@ -136,11 +138,11 @@ class ScrapeTimeCollector:
 
 def add_metric_source(app: Flask, source: Callable[[], Iterable]) -> None:
     """`source()` yields metric families at every scrape (a service's own scrape-time figures)."""
-    app.extensions.setdefault("hipflask.metric_sources", []).append(source)
+    state(app).metric_sources.append(source)
 
 
 def set_namespace_count(app: Flask, count: Callable[[], int]) -> None:
-    app.extensions["hipflask.namespace_count"] = count
+    state(app).namespace_count = count
 
 
 def sqlite_namespace_count(data_dir) -> Callable[[], int]:

@@ -18,6 +18,7 @@ from typing import Iterable
 from flask import Blueprint, Flask, current_app, jsonify
 
 from hipflask.access import open_to_all
+from hipflask.state import state
 
 INTERNAL_PREFIX = "/_hipflask/"
 IGNORED_HEADERS = frozenset(("content-type", "accept", "authorization"))
@@ -139,7 +140,7 @@ def operation(service: str, endpoint: str, method: str, view, rule_parameters, u
 
 def document(app: Flask) -> dict:
     """The OpenAPI 3.1 document of every public route of `app`."""
-    settings = app.extensions["hipflask"]
+    settings = state(app).settings
     paths: dict[str, dict] = {}
     shapes: dict[str, tuple[str, list]] = {}
     for rule in app.url_map.iter_rules():  # in registration order: the first rule of a shape names it

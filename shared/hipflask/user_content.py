@@ -13,10 +13,11 @@ from __future__ import annotations
 import mimetypes
 from urllib.parse import quote
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, request
 from werkzeug.utils import secure_filename
 
-from hipflask.config import ConfigError
+from hipflask.config import ConfigError, Env
+from hipflask.state import state
 
 USER_CONTENT_CSP = "sandbox; default-src 'none'"
 PAGE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
@@ -50,7 +51,7 @@ def is_active_name(name: str) -> bool:
 
 def inline_allowed(path: str) -> bool:
     """Whether the operator opted in to showing active content under this request path inline."""
-    return any(path.startswith(prefix) for prefix in current_app.extensions["hipflask.inline_prefixes"])
+    return any(path.startswith(prefix) for prefix in state().inline_prefixes)
 
 
 def attachment(name: str) -> str:
@@ -81,11 +82,10 @@ def _page_headers(response: Response) -> Response:
     return response
 
 
-def init_app(app: Flask) -> None:
-    env = app.extensions["hipflask.env"]
+def init_app(app: Flask, env: Env) -> None:
     prefixes = tuple(prefix.strip() for prefix in env.str("INLINE_PREFIXES", "").split(",") if prefix.strip())
     for prefix in prefixes:
         if not prefix.startswith("/"):
             raise ConfigError(f"INLINE_PREFIXES: expected request path prefixes such as /fs/site/, got {prefix!r}")
-    app.extensions["hipflask.inline_prefixes"] = prefixes
+    state(app).inline_prefixes = prefixes
     app.after_request(_page_headers)

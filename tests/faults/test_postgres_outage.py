@@ -9,6 +9,8 @@ from support import wait_until
 from kv.wsgi import build as build_kv
 from store.wsgi import build as build_store
 
+import hipflask
+
 WRITERS = 4
 FAST = 5.0  # seconds: DATABASE_CONNECT_TIMEOUT below plus the margin of a loaded machine
 
@@ -81,4 +83,4 @@ def test_a_killed_database_loses_no_acknowledged_write_and_fails_fast_meanwhile(
     figures.append(f"{service} on PostgreSQL, kill -9 under {WRITERS} writers: {len(written)} acknowledged writes "
                    f"all present, {len(failed)} answered 503 meanwhile, slowest answer "
                    f"{max(seconds for _, seconds, _ in outcomes):.2f}s")
-    app.extensions[service].close()
+    hipflask.state(app).storage.close()

@@ -1,6 +1,8 @@
 """Fixtures of the service tier: each family's conftest gives `app`; these build on it."""
 import pytest
 
+import hipflask
+
 
 @pytest.fixture
 def client(app):
@@ -10,7 +12,7 @@ def client(app):
 @pytest.fixture
 def data_dir(app):
     """The service's storage volume."""
-    return app.extensions["hipflask"].data_dir
+    return hipflask.settings(app).data_dir
 
 
 BACKENDS = ("sqlite", "postgres")

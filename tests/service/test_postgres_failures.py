@@ -4,6 +4,7 @@ import time
 import pytest
 from support import free_port, wait_until
 
+import hipflask
 from hipflask.config import ConfigError
 from kv.wsgi import build as build_kv
 from store.wsgi import build as build_store
@@ -29,7 +30,7 @@ def test_an_unreachable_database_answers_503_naming_it_within_the_connect_timeou
         body = response.get_json()
         assert (body["code"], body["database"]) == ("database_unavailable", "postgresql")
         assert "PostgreSQL" in body["message"] and "nobody" not in body["message"]
-    app.extensions[service].close()
+    hipflask.state(app).storage.close()
 
 
 def test_readiness_names_the_unreachable_database(build_app, service):
@@ -40,7 +41,7 @@ def test_readiness_names_the_unreachable_database(build_app, service):
     assert response.status_code == 503
     failure = " ".join(response.get_json()["failed"].values())
     assert "PostgreSQL" in failure and "secret" not in failure
-    app.extensions[service].close()
+    hipflask.state(app).storage.close()
 
 
 def test_a_service_started_before_its_database_serves_once_it_answers(build_app, service):
@@ -55,14 +56,14 @@ def test_a_service_started_before_its_database_serves_once_it_answers(build_app,
         server.start()
         wait_until(lambda: client.get("/_hipflask/ready").status_code == 200, 20, "the service to recover")
         assert client.post(path, data=b"1", content_type="text/plain").status_code == 200
-        app.extensions[service].close()
+        hipflask.state(app).storage.close()
     finally:
         server.stop()
 
 
 def test_statement_timeout_answers_504_and_is_logged(build_app, postgres_url, caplog):
     app = build_app(build_kv, DATABASE_URL=postgres_url, DATABASE_STATEMENT_TIMEOUT="0.2")
-    storage = app.extensions["kv"]
+    storage = hipflask.state(app).storage
     client = app.test_client()
     assert client.put("/kv/k", data=b"1", content_type="text/plain").status_code == 200
     import psycopg
@@ -84,11 +85,11 @@ def test_a_database_url_of_another_scheme_stops_the_start(build_app):
 def test_the_service_url_wins_over_database_url(build_app, postgres_url):
     app = build_app(build_kv, KV_DATABASE_URL=postgres_url, DATABASE_URL="postgresql://nobody@127.0.0.1:1/none")
     assert app.test_client().get("/_hipflask/ready").status_code == 200
-    app.extensions["kv"].close()
+    hipflask.state(app).storage.close()
 
 
 def test_the_url_may_come_from_a_file(build_app, postgres_url, tmp_path):
     (tmp_path / "url").write_text(postgres_url + "\n")
     app = build_app(build_kv, KV_DATABASE_URL_FILE=str(tmp_path / "url"))
     assert app.test_client().put("/kv/k", data=b"1", content_type="text/plain").status_code == 200
-    app.extensions["kv"].close()
+    hipflask.state(app).storage.close()

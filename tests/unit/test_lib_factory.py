@@ -26,7 +26,7 @@ def broken():
 
 def test_settings_are_on_the_app(make_app):
     app = make_app(blueprint)
-    settings = app.extensions["hipflask"]
+    settings = hipflask.settings(app)
     assert isinstance(settings, Settings)
     assert (settings.service, settings.hostname, settings.version) == ("unit", "unit-host", "unit-version")
 

@@ -1,4 +1,5 @@
 """hipflask.health: liveness and readiness routes with the service's own checks."""
+import hipflask
 from hipflask.health import add_ready_check
 
 
@@ -68,7 +69,7 @@ def test_redis_down_is_reported_but_does_not_make_the_service_unready(make_app):
 
 def test_ready_reports_the_redis_failure_counts(make_app):
     app = make_app()
-    app.extensions["hipflask.backplane"].call("cache", lambda client: client.get("k"))
+    hipflask.backplane(app).call("cache", lambda client: client.get("k"))
     assert app.test_client().get("/_hipflask/ready").get_json()["redis_failures"] == {"cache": 1}
 
 

@@ -2,6 +2,8 @@
 from flask import Blueprint
 from prometheus_client.parser import text_string_to_metric_families
 
+import hipflask
+
 blueprint = Blueprint("unit_metrics", __name__)
 
 
@@ -72,7 +74,7 @@ def test_redis_failures_are_counted_by_purpose(make_app):
     client = app.test_client()
     key = ("hipflask_redis_failures_total", (("purpose", "cache"), ("service", "unit")))
     before = scrape(client).get(key, 0.0)
-    app.extensions["hipflask.backplane"].call("cache", lambda redis: redis.get("x"))
+    hipflask.backplane(app).call("cache", lambda redis: redis.get("x"))
     samples = scrape(client)
     assert samples[key] == before + 1
     assert samples[("hipflask_redis_up", (("service", "unit"),))] == 0

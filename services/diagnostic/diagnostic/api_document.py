@@ -14,6 +14,7 @@ import requests
 from flask import Flask
 
 from hipflask.openapi import document, merge
+from hipflask.state import state
 
 
 class StackDocument:
@@ -34,7 +35,7 @@ class StackDocument:
         targets = self.checker.targets
         fetched = dict(zip(targets, self.checker.pool.map(self._fetch, targets.values())))
         merged = merge([document(self.app), *(one for one in fetched.values() if one)],
-                       self.app.extensions["hipflask"].version)
+                       state(self.app).settings.version)
         missing = sorted(name for name, one in fetched.items() if one is None)
         if missing:
             merged["info"]["x-missing"] = missing

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from hipflask import uptime
 from hipflask.config import ConfigError, Env
 from hipflask.metrics import add_metric_source
+from hipflask.state import state
 
 from diagnostic.gateway_status import GatewayStatus
 from diagnostic.rates import RateHistory
@@ -117,6 +118,16 @@ class Checker:
         return sorted(results, key=lambda result: (result.name, result.address))
 
 
+@dataclass(frozen=True)
+class Reports:
+    """What the diagnostic service reports besides its checks."""
+
+    stack_state_file: str | None  # STACK_STATE_FILE: the native stack's supervisor state
+    openapi: StackDocument
+    volume_warn: int  # DIAGNOSTIC_VOLUME_WARN: free bytes below which a volume is a warning
+    rates: RateHistory
+
+
 def parse_targets(value: str) -> dict[str, str]:
     targets = {}
     for pair in filter(None, (item.strip() for item in value.split(","))):
@@ -132,12 +143,22 @@ def init_app(app: Flask, env: Env) -> None:
     timeout = env.float("DIAGNOSTIC_TIMEOUT", 1.0, minimum=0.01)
     max_age = env.float("DIAGNOSTIC_CACHE_SECONDS", 1.0)
     min_free = env.size("DISK_MIN_FREE", "64m")
-    app.extensions["diagnostic"] = Checker(targets, timeout, app.extensions["hipflask.backplane"],
-                                          app.extensions["hipflask"], max_age, app.extensions["hipflask.restarts"],
-                                          min_free)
-    app.extensions["diagnostic.stack_state"] = env.raw("STACK_STATE_FILE")
-    app.extensions["diagnostic.openapi"] = StackDocument(app, app.extensions["diagnostic"])
-    app.extensions["diagnostic.volume_warn"] = env.size("DIAGNOSTIC_VOLUME_WARN", "1g")
-    app.extensions["diagnostic.rates"] = RateHistory(app.extensions["diagnostic"])
+    current = state(app)
+    checker = Checker(targets, timeout, current.backplane, current.settings, max_age, current.restarts, min_free)
+    current.storage = checker
+    current.service_settings = Reports(stack_state_file=env.raw("STACK_STATE_FILE"),
+                                       openapi=StackDocument(app, checker),
+                                       volume_warn=env.size("DIAGNOSTIC_VOLUME_WARN", "1g"),
+                                       rates=RateHistory(checker))
     gateway = GatewayStatus(env.str("GATEWAY_STATUS_URL", "http://gateway:8081/_gateway/status"), timeout)
     add_metric_source(app, gateway.collect)
+
+
+def current_checker() -> Checker:
+    """The Checker of the app serving the current request."""
+    return state().storage
+
+
+def current_reports() -> Reports:
+    """The diagnostic service's other reports (supervisor state, OpenAPI, rates) of the current request's app."""
+    return state().service_settings

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, Response, current_app, json, jsonify, request
+from flask import Blueprint, Response, json, jsonify, request
 
 from hipflask import access
 from hipflask.convert import convert_multidict, request_data
@@ -11,10 +11,11 @@ from hipflask.errors import HipflaskError
 from hipflask.events import emit_local_event
 from hipflask.jsonp import make_my_response_json
 from hipflask.namespace import namespace
+from hipflask.state import state
 from hipflask.tokens import ADMIN, READ, WRITE, parse_ttl
 
 from diagnostic import health_json, status_page, supervision
-from diagnostic.checks import by_service
+from diagnostic.checks import by_service, current_checker, current_reports
 
 blueprint = Blueprint("diagnostic", __name__)
 # Credentials never come back from an echo, whatever their header is called.
@@ -46,10 +47,10 @@ def diagnostic():
         ["application/json", health_json.MEDIA_TYPE, "text/html"])
     if wanted == "text/html":
         return status_page.page()
-    checked_at, results = current_app.extensions["diagnostic"].latest()
+    checked_at, results = current_checker().latest()
     if wanted == health_json.MEDIA_TYPE:
-        document = health_json.health_document(results, checked_at, current_app.extensions["hipflask"],
-                                               current_app.extensions["diagnostic.volume_warn"])
+        document = health_json.health_document(results, checked_at, state().settings,
+                                               current_reports().volume_warn)
         return Response(json.dumps(document) + "\n", status=503 if document["status"] == "fail" else 200,
                         mimetype=health_json.MEDIA_TYPE, headers={"Cache-Control": "no-cache"})
     return summary(checked_at, results)
@@ -57,7 +58,7 @@ def diagnostic():
 
 @make_my_response_json
 def summary(checked_at, results):
-    settings = current_app.extensions["hipflask"]
+    settings = state().settings
     services = by_service(results)
     failed = [name for name, replicas in services.items() if not all(result.ok for result in replicas)]
     mode = access.policy().mode
@@ -83,7 +84,7 @@ def summary(checked_at, results):
         "failed": failed,
         "checked_at": round(checked_at, 3),
         "checks": checks,
-        **supervision.report(current_app.extensions["diagnostic.stack_state"]),
+        **supervision.report(current_reports().stack_state_file),
         "auth_mode": mode,
         "warnings": [UNPROTECTED_WARNING] if mode == "uid" else [],
         "status_code": 200 if not failed else 500,
@@ -98,7 +99,7 @@ def openapi_document():
 
     :statuscode 200: the document
     """
-    return jsonify(current_app.extensions["diagnostic.openapi"].latest())
+    return jsonify(current_reports().openapi.latest())
 
 
 @blueprint.get("/readyz")
@@ -109,8 +110,8 @@ def readyz():
     :statuscode 200: ``{"status": "pass"}``
     :statuscode 503: ``{"status": "fail", "output": "no ready replica: ..."}``
     """
-    checked_at, results = current_app.extensions["diagnostic"].latest()
-    body, status = health_json.ready_document(results, checked_at, current_app.extensions["hipflask"])
+    checked_at, results = current_checker().latest()
+    body, status = health_json.ready_document(results, checked_at, state().settings)
     return Response(json.dumps(body) + "\n", status=status, mimetype=health_json.MEDIA_TYPE,
                     headers={"Cache-Control": "no-cache"})
 
@@ -122,7 +123,7 @@ def rates():
 
     :statuscode 200: ``[{"time": ..., "rates": {"store": {"requests": 1.5, "errors": 0.0}}}]``
     """
-    return jsonify(current_app.extensions["diagnostic.rates"].series())
+    return jsonify(current_reports().rates.series())
 
 
 @blueprint.get("/diagnostic/echo")

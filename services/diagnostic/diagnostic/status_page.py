@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, current_app, make_response, render_template, send_from_directory
+from flask import Blueprint, make_response, render_template, send_from_directory
 
 from hipflask import access
+from hipflask.state import state
 
 blueprint = Blueprint("diagnostic_status_page", __name__, template_folder="templates")
 ASSETS = Path(__file__).resolve().parent / "static"
@@ -19,7 +20,7 @@ REFRESH_SECONDS = 3
 
 
 def page():
-    settings = current_app.extensions["hipflask"]
+    settings = state().settings
     response = make_response(render_template("diagnostic/status.html", version=settings.version,
                                              hostname=settings.hostname, refresh=REFRESH_SECONDS))
     response.headers["Content-Security-Policy"] = CSP

@@ -19,6 +19,7 @@ from hipflask.config import Env
 from hipflask.errors import HipflaskError
 from hipflask.events import STREAM
 from hipflask.health import add_ready_check
+from hipflask.state import state
 
 from events.event import from_entry
 from events.subscription import Subscription
@@ -100,10 +101,15 @@ class Fanout:
 
 def init_app(app: Flask, env: Env) -> None:
     """Read EVENTS_MAX_SUBSCRIBERS, EVENTS_HEARTBEAT_SECONDS and EVENTS_RETRY_MS; make the worker's fanout."""
-    settings = app.extensions["hipflask"]
+    settings = state(app).settings
     fanout = Fanout(settings.redis_url, settings.redis_timeout,
                     max_subscribers=env.int("EVENTS_MAX_SUBSCRIBERS", 2000, minimum=1),
                     heartbeat=env.float("EVENTS_HEARTBEAT_SECONDS", 15.0, minimum=0.05),
                     retry_ms=env.int("EVENTS_RETRY_MS", 2000, minimum=0))
-    app.extensions["events"] = fanout
+    state(app).storage = fanout
     add_ready_check(app, "events_reader", lambda: fanout.reader is None or fanout.reader.is_alive())
+
+
+def current_fanout() -> Fanout:
+    """The Fanout of the app serving the current request's worker."""
+    return state().storage

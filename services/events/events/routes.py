@@ -5,13 +5,14 @@ import queue
 from typing import Iterator
 
 import redis
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
 from hipflask.errors import HipflaskError
 from hipflask.namespace import namespace
+from hipflask.state import state
 
 from events import history
-from events.fanout import Fanout
+from events.fanout import Fanout, current_fanout
 from events.subscription import Filters, Subscription
 
 blueprint = Blueprint("events", __name__)
@@ -19,7 +20,7 @@ HEARTBEAT = b": heartbeat\n\n"
 
 
 def _fanout() -> Fanout:
-    return current_app.extensions["events"]
+    return current_fanout()
 
 
 @blueprint.before_request
@@ -28,7 +29,7 @@ def credentials_from_the_query():
     `Authorization: Bearer`, then the library's one namespace rule decides as for any request."""
     environ = request.environ
     uid = request.args.get("uid")
-    key = current_app.extensions["hipflask.user_header_environ_key"]
+    key = state().user_header_environ_key
     if uid is not None and not environ.get(key):
         environ[key] = uid
     token = request.args.get("access_token")

@@ -28,7 +28,7 @@ from hipflask.jsonp import json_response, wants_json
 from fs import paths
 from fs.errors import Exists, TooLarge
 from fs.records import Located, Stored
-from fs.storage import volume as _volume
+from fs.storage import current_file_store
 
 blueprint = Blueprint("fs", __name__, template_folder="templates")
 ACCEL_PREFIX = "/_fs_files/"
@@ -72,7 +72,7 @@ def _size_limit():
     try:
         yield
     except RequestEntityTooLarge:
-        raise TooLarge(_volume().max_size) from None
+        raise TooLarge(current_file_store().max_size) from None
 
 
 def _uploaded_file() -> FileStorage:
@@ -85,7 +85,7 @@ def _uploaded_file() -> FileStorage:
 
 def _send_object(located: Located) -> Response:
     """An object-store file sent by the service itself (no gateway in front), Range passed on."""
-    answer = _volume().open(located, request.headers.get("Range"))
+    answer = current_file_store().open(located, request.headers.get("Range"))
     headers = {name: answer[key] for name, key in (("Content-Range", "ContentRange"), ("ETag", "ETag"),
                                                    ("Content-Length", "ContentLength")) if answer.get(key)}
     body = answer["Body"]
@@ -102,7 +102,7 @@ def _send(located: Located, attachment: bool) -> Response:
             response.headers["X-Accel-Redirect"] = ACCEL_PREFIX + quote(located.relpath)
         else:
             response.headers["X-Accel-Redirect"] = S3_ACCEL_PREFIX
-            response.headers[S3_URL_HEADER] = _volume().url(located, "HEAD" if request.method == "HEAD" else "GET")
+            response.headers[S3_URL_HEADER] = current_file_store().url(located, "HEAD" if request.method == "HEAD" else "GET")
     elif located.key is not None:
         response = _send_object(located)
     else:
@@ -121,7 +121,7 @@ def _wants_json_listing() -> bool:
 
 
 def _listing(partition: str, stored: str | None = None, relative: bool = False, status: int = 200) -> Response:
-    entries = _volume().listing(partition)
+    entries = current_file_store().listing(partition)
     if _wants_json_listing():
         return json_response([entry.as_json() for entry in entries], status)
     page = render_template("fs/listing.html", partition=partition, entries=entries, stored=stored, relative=relative)
@@ -141,7 +141,7 @@ def fs_download(path: str):
     :statuscode 400: the path is unsafe (``..``, encoded separators, a symlink, ...)
     :statuscode 404: no such file
     """
-    return _send(_volume().locate_file(path), attachment=False)
+    return _send(current_file_store().locate_file(path), attachment=False)
 
 
 @blueprint.post("/fs/<path:path>")
@@ -156,8 +156,8 @@ def fs_upload(path: str):
     :statuscode 413: the upload is larger than FS_MAX_UPLOAD_SIZE (nothing is kept)
     """
     names = paths.fs_path(path)
-    stored = _volume().put(names, _uploaded_file().stream)
-    _emit_upload(f"/fs/{path}", stored, lambda: _volume().locate_file(path))
+    stored = current_file_store().put(names, _uploaded_file().stream)
+    _emit_upload(f"/fs/{path}", stored, lambda: current_file_store().locate_file(path))
     return "Thanks", 200, {SHA256_HEADER: stored.sha256}
 
 
@@ -174,8 +174,8 @@ def fs_put(path: str):
     """
     names = paths.fs_path(path)
     with _size_limit():
-        stored = _volume().write(names, request.stream)
-    _emit_upload(f"/fs/{path}", stored, lambda: _volume().locate_file(path))
+        stored = current_file_store().write(names, request.stream)
+    _emit_upload(f"/fs/{path}", stored, lambda: current_file_store().locate_file(path))
     return "Thanks", 200, {SHA256_HEADER: stored.sha256}
 
 
@@ -188,7 +188,7 @@ def fs_delete(path: str):
     :statuscode 400: the path is unsafe
     :statuscode 404: no such file
     """
-    _volume().delete(path)
+    current_file_store().delete(path)
     FILES_DELETED.labels("fs").inc()
     emit_local_event("fs", {"action": "delete", "path": f"/fs/{path}"})
     return "Deleted"
@@ -222,12 +222,12 @@ def upload(partition: str):
     upload = _uploaded_file()
     name = paths.upload_name(upload.filename)
     try:
-        stored = _volume().create(partition, name, upload.stream)
+        stored = current_file_store().create(partition, name, upload.stream)
     except Exists:
         if _wants_json_listing():
             raise
         return render_template("fs/exists.html", partition=partition, name=name), 409
-    _emit_upload(f"/{partition}/{name}", stored, lambda: _volume().locate_upload(partition, name))
+    _emit_upload(f"/{partition}/{name}", stored, lambda: current_file_store().locate_upload(partition, name))
     response = _listing(partition, stored=name)
     response.headers[SHA256_HEADER] = stored.sha256
     return response
@@ -255,7 +255,7 @@ def upload_by_put(partition: str, name: str):
     """
     partition = paths.partition(partition)
     name = paths.upload_name(name)
-    volume = _volume()
+    volume = current_file_store()
     with _size_limit():
         incoming = volume.receive(request.stream)
     try:
@@ -314,4 +314,4 @@ def download(partition: str, name: str):
     :statuscode 400: unsafe or invalid partition or name
     :statuscode 404: no such file
     """
-    return _send(_volume().locate_upload(partition, name), attachment=True)
+    return _send(current_file_store().locate_upload(partition, name), attachment=True)

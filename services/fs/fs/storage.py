@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, current_app
+from flask import Flask
 
 from hipflask import access
 from hipflask.config import Env
 from hipflask.health import add_ready_check
 from hipflask.metrics import set_namespace_count
 from hipflask.namespace import namespace
+from hipflask.state import state
 
 from fs.backend import FileStore
 from fs.streaming import StreamingRequest
@@ -22,8 +23,8 @@ log = logging.getLogger("hipflask.fs")
 def _s3_store(app: Flask, env: Env, max_size: int) -> FileStore:
     from fs.s3 import ObjectStoreUnavailable, S3Settings, S3Store
 
-    settings = app.extensions["hipflask"]
-    backplane = app.extensions["hipflask.backplane"]
+    settings = state(app).settings
+    backplane = state(app).backplane
     s3 = S3Settings(
         endpoint_url=env.raw("S3_ENDPOINT_URL"),
         bucket=env.str("S3_BUCKET", "hipflask"),
@@ -52,7 +53,7 @@ def _s3_store(app: Flask, env: Env, max_size: int) -> FileStore:
 def init_app(app: Flask, env: Env) -> None:
     """Read FS_BACKEND, FS_MAX_UPLOAD_SIZE and FS_ACCEL_REDIRECT, open the backend, clean leftovers
     of dead uploads, and make multipart uploads stream into temporary files of the backend."""
-    settings = app.extensions["hipflask"]
+    settings = state(app).settings
     max_size = env.size("FS_MAX_UPLOAD_SIZE", "2g")
     backend = env.choice("FS_BACKEND", "local", ("local", "s3"))
     store = _s3_store(app, env, max_size) if backend == "s3" else Volume(settings.data_dir, max_size)
@@ -60,16 +61,16 @@ def init_app(app: Flask, env: Env) -> None:
     app.config["MAX_CONTENT_LENGTH"] = max_size
     app.config["FS_ACCEL_REDIRECT"] = env.bool("FS_ACCEL_REDIRECT", True)
     app.request_class = StreamingRequest
-    app.extensions["fs"] = store
+    state(app).storage = store
     add_ready_check(app, "volume" if backend == "local" else "object_store", store.ready)
     if backend == "local":
         set_namespace_count(app, store.partition_count)
 
 
-def volume() -> FileStore:
+def current_file_store() -> FileStore:
     """The storage of the current request: the whole backend in uid mode (the original's global
     fs), the request's namespace's own part in token mode."""
-    shared = current_app.extensions["fs"]
+    shared = state().storage
     if access.policy().mode == "token":
         return shared.scoped(namespace())
     return shared

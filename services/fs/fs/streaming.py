@@ -7,8 +7,10 @@ no view stored are removed when the request ends, whether it succeeded or failed
 """
 from __future__ import annotations
 
-from flask import Request, current_app
+from flask import Request
 from werkzeug.formparser import FormDataParser, MultiPartParser
+
+from hipflask.state import state
 
 READ_SIZE = 1024 * 1024
 MIN_READ_SIZE = 64 * 1024
@@ -36,7 +38,7 @@ class StreamingRequest(Request):
     form_data_parser_class = LargeReadFormDataParser
 
     def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
-        incoming = current_app.extensions["fs"].incoming()
+        incoming = state().storage.incoming()
         self.__dict__.setdefault("_fs_incoming", []).append(incoming)
         return incoming
 

@@ -13,6 +13,7 @@ from hipflask.config import ConfigError, Env
 from hipflask.health import add_ready_check
 from hipflask.metrics import set_namespace_count, sqlite_namespace_count
 from hipflask.postgres import settings_from_env
+from hipflask.state import state
 
 from kv.storage import KVStorage
 
@@ -20,7 +21,7 @@ from kv.storage import KVStorage
 def _sqlite(app: Flask, env: Env, max_value_size: int) -> KVStorage:
     from kv.sqlite import KVStore
 
-    settings = app.extensions["hipflask"]
+    settings = state(app).settings
     synchronous = env.choice("KV_SYNC", "full", ("full", "normal"))
     store = KVStore(settings.data_dir, max_value_size=max_value_size, vfs=settings.sqlite_vfs,
                     synchronous=synchronous.upper(), max_json_depth=settings.max_json_depth)
@@ -35,7 +36,7 @@ def _sqlite(app: Flask, env: Env, max_value_size: int) -> KVStorage:
 
 def init_app(app: Flask, env: Env) -> None:
     """Read KV_MAX_VALUE_SIZE and the backend's settings, open the storage and register its readiness check."""
-    settings = app.extensions["hipflask"]
+    settings = state(app).settings
     max_value_size = env.size("KV_MAX_VALUE_SIZE", str(settings.max_body_size))
     if max_value_size > settings.max_body_size:
         raise ConfigError(f"KV_MAX_VALUE_SIZE: must not exceed MAX_BODY_SIZE ({settings.max_body_size} bytes), "
@@ -47,6 +48,6 @@ def init_app(app: Flask, env: Env) -> None:
     else:
         from kv.postgres import PostgresKV
         store = PostgresKV(postgres, max_value_size=max_value_size,
-                           max_json_depth=app.extensions["hipflask"].max_json_depth).open()
-    app.extensions["kv"] = store
+                           max_json_depth=settings.max_json_depth).open()
+    state(app).storage = store
     add_ready_check(app, "kv_storage", store.ready)

@@ -6,7 +6,7 @@ import json
 import re
 from datetime import datetime, timezone
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from prometheus_client import Counter
 from werkzeug.http import http_date, is_resource_modified, parse_etags
 
@@ -15,9 +15,10 @@ from hipflask.errors import HipflaskError
 from hipflask.events import emit_local_event
 from hipflask.jsonp import JSON_TYPE, dumps, json_response, jsonp_callback, wrap
 from hipflask.namespace import namespace
+from hipflask.state import state
 from hipflask.user_content import protect
 
-from kv.storage import ANY, Item, KVStorage, ValueTooLarge, check_key, is_json_type, kv_storage
+from kv.storage import ANY, Item, KVStorage, ValueTooLarge, check_key, current_store, is_json_type
 
 blueprint = Blueprint("kv", __name__)
 KEYS_WRITTEN = Counter("hipflask_kv_keys_written", "Values stored (created or replaced)", ["service"])
@@ -33,7 +34,7 @@ _KEY_ROUTE = {"merge_slashes": False}
 
 
 def _store() -> KVStorage:
-    return kv_storage()
+    return current_store()
 
 
 def _positive(name: str, value: str, code: str) -> int:
@@ -174,7 +175,7 @@ def write(key: str):
 def _set_event(key: str, item: Item, value: bytes) -> dict:
     """The kv.set event: the key, its ETag, type and size, and a JSON value when it is small enough to inline."""
     event = {"action": "set", "key": key, "etag": item.etag, "content_type": item.content_type, "size": len(value)}
-    if is_json_type(item.content_type) and len(value) <= current_app.extensions["hipflask"].events_max_value_bytes:
+    if is_json_type(item.content_type) and len(value) <= state().settings.events_max_value_bytes:
         try:
             event["value"] = json.loads(value)
         except ValueError:  # stored as sent; the event names it without the value

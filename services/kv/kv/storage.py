@@ -26,10 +26,9 @@ from __future__ import annotations
 import time
 from typing import Collection, NamedTuple
 
-from flask import current_app
-
 from hipflask import json_depth
 from hipflask.errors import HipflaskError
+from hipflask.state import state
 
 MAX_KEY_BYTES = 1024
 ANY = "*"
@@ -169,6 +168,6 @@ class KVStorage:
             check_json(value, self.max_json_depth)
 
 
-def kv_storage() -> KVStorage:
-    """The app's kv storage."""
-    return current_app.extensions["kv"]
+def current_store() -> KVStorage:
+    """The kv storage of the app serving the current request."""
+    return state().storage

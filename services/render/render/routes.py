@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hmac
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
 from hipflask.access import identity, requires
 from hipflask.cache import cache_my_response
@@ -16,6 +16,7 @@ from hipflask.tokens import ADMIN, READ
 from hipflask.user_content import TRUSTED_PAGE_CSP, protect
 
 from render.engine import TemplateMissing
+from render.templates import current_access, current_templates
 
 blueprint = Blueprint("render", __name__)
 NOT_TEMPLATE_DATA = ("callback", "_reload_cache")
@@ -48,7 +49,7 @@ def _render(template: str) -> Response:
     callback = jsonp_callback()
     data = _template_data()
     try:
-        rendered = current_app.extensions["render"].render(template, data)
+        rendered = current_templates().render(template, data)
     except TemplateMissing:
         return _not_found(template, callback)
     if callback is None:
@@ -61,13 +62,8 @@ def _render(template: str) -> Response:
 
 
 def _cached_render():
-    extensions = current_app.extensions
-    view = extensions.get("render.cached_view")
-    if view is None:
-        view = cache_my_response(expiration_seconds=extensions["render.access"].cache_seconds,
-                                 version=lambda template: extensions["render"].version(template))(_render)
-        extensions["render.cached_view"] = view
-    return view
+    return cache_my_response(expiration_seconds=current_access().cache_seconds,
+                             version=lambda template: current_templates().version(template))(_render)
 
 
 @blueprint.route("/render/<path:template>", methods=["GET", "POST"], merge_slashes=False)
@@ -90,7 +86,7 @@ def render(template: str):
     :statuscode 422: syntax error, render error, a render limit passed, or output that is not JSON;
         the body names the template and the line
     """
-    access = current_app.extensions["render.access"]
+    access = current_access()
     if access.cache_seconds and request.method == "GET" and not request.content_length:
         return _cached_render()(template=template)
     return _render(template)
@@ -98,7 +94,7 @@ def render(template: str):
 
 def _source_response(template: str) -> Response:
     try:
-        text, folder = current_app.extensions["render"].source(template)
+        text, folder = current_templates().source(template)
     except TemplateMissing:
         raise HipflaskError(404, "template_not_found", f"No Template {template}") from None
     response = Response(text, mimetype="text/plain")
@@ -139,14 +135,14 @@ def template_list():
     :query callback: optional JSONP callback
     :statuscode 200: the list
     """
-    return json_response(current_app.extensions["render"].list())
+    return json_response(current_templates().list())
 
 
 def _require_token() -> None:
     """An admin token (token mode) or RENDER_TOKEN."""
     if identity().scope == ADMIN:
         return
-    token = current_app.extensions["render.access"].token
+    token = current_access().token
     if token is None:
         raise HipflaskError(403, "writes_disabled", "template writes are disabled: RENDER_TOKEN is not set")
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
@@ -178,7 +174,7 @@ def template_put(template: str):
         text = request.get_data(cache=False).decode("utf-8")
     except UnicodeDecodeError:
         raise HipflaskError(400, "bad_template_text", "the template text is not valid UTF-8") from None
-    created = current_app.extensions["render"].put(template, text)
+    created = current_templates().put(template, text)
     emit_local_event("render", {"action": "put", "template": template})
     return json_response({"template": template, "created": created}, 201 if created else 200)
 
@@ -199,6 +195,6 @@ def template_delete(template: str):
     :statuscode 404: no such template
     """
     _require_token()
-    current_app.extensions["render"].delete(template)
+    current_templates().delete(template)
     emit_local_event("render", {"action": "delete", "template": template})
     return json_response({"template": template, "deleted": True})

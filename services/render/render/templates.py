@@ -14,6 +14,7 @@ from flask import Flask
 
 from hipflask.config import ConfigError, Env
 from hipflask.health import add_ready_check
+from hipflask.state import state
 from render.engine import Engine, Rendered
 from render.folders import BUILTIN_DIR, TemplateFolders
 from render.sandbox import Limits
@@ -73,9 +74,10 @@ class Templates:
 
 
 def init_app(app: Flask, env: Env) -> None:
-    """Read the render service's settings: its `Templates` on app.extensions["render"], the write
-    token and the cache lifetime on app.extensions["render.access"]."""
-    settings = app.extensions["hipflask"]
+    """Read the render service's settings: its `Templates` become the app's storage, the write
+    token and the cache lifetime (`Access`) its service settings."""
+    current = state(app)
+    settings = current.settings
     user_dir = Path(env.str("TEMPLATE_DIR", str(settings.data_dir / "templates")))
     try:
         user_dir.mkdir(parents=True, exist_ok=True)
@@ -87,7 +89,17 @@ def init_app(app: Flask, env: Env) -> None:
         timeout=env.float("RENDER_TIMEOUT", 2.0, minimum=0.001),
     )
     templates = Templates(user_dir, limits=limits, cache_size=env.int("RENDER_TEMPLATE_CACHE_SIZE", 400, minimum=0))
-    app.extensions["render"] = templates
-    app.extensions["render.access"] = Access(token=env.raw("RENDER_TOKEN"),
-                                             cache_seconds=env.int("RENDER_CACHE_SECONDS", 0, minimum=0))
+    current.storage = templates
+    current.service_settings = Access(token=env.raw("RENDER_TOKEN"),
+                                      cache_seconds=env.int("RENDER_CACHE_SECONDS", 0, minimum=0))
     add_ready_check(app, "templates", templates.ready)
+
+
+def current_templates() -> Templates:
+    """The Templates of the app serving the current request."""
+    return state().storage
+
+
+def current_access() -> Access:
+    """Who may write templates, and how long renders are cached, for the current request's app."""
+    return state().service_settings

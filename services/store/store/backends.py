@@ -11,6 +11,7 @@ from hipflask.config import Env
 from hipflask.health import add_ready_check
 from hipflask.metrics import set_namespace_count, sqlite_namespace_count
 from hipflask.postgres import settings_from_env
+from hipflask.state import state
 
 
 def init_app(app: Flask, env: Env) -> None:
@@ -20,14 +21,14 @@ def init_app(app: Flask, env: Env) -> None:
     if postgres is not None:
         from store.postgres import PostgresStore
         store = PostgresStore(postgres).open()
-        app.extensions["store"] = store
+        state(app).storage = store
         add_ready_check(app, "database", store.ready)
         return
     from store.db import open_store
 
-    settings = app.extensions["hipflask"]
+    settings = state(app).settings
     synchronous = env.choice("STORE_SYNC", "full", ("full", "normal")).upper()
     store = open_store(settings.data_dir, settings.sqlite_vfs, synchronous)
-    app.extensions["store"] = store
+    state(app).storage = store
     add_ready_check(app, "data_dir", store.ready)
     set_namespace_count(app, sqlite_namespace_count(settings.data_dir))

@@ -21,7 +21,7 @@ from hipflask.namespace import namespace
 from store import query as list_query
 from store.relations import add_related
 from store.items import Written, parse_id, parse_ids
-from store.storage import StoreStorage, store_storage
+from store.storage import StoreStorage, current_store
 
 blueprint = Blueprint("store", __name__)
 MERGE_PATCH = "application/merge-patch+json"
@@ -29,7 +29,7 @@ PATCH_TYPES = (MERGE_PATCH, "application/json")
 
 
 def _store() -> StoreStorage:
-    return store_storage()
+    return current_store()
 
 
 def _fields() -> dict:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import Callable, Collection
 
-from flask import current_app
+from hipflask.state import state
 
 from store.items import Item, Page, Written
 from store.query import Query
@@ -95,6 +95,6 @@ class StoreStorage:
         """Release the backend's connections."""
 
 
-def store_storage() -> StoreStorage:
-    """The app's store storage."""
-    return current_app.extensions["store"]
+def current_store() -> StoreStorage:
+    """The store storage of the app serving the current request."""
+    return state().storage

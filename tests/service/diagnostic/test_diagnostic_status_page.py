@@ -1,4 +1,5 @@
 """The status page: /diagnostic for a browser, its assets, and the rates behind its charts."""
+import hipflask
 
 
 def test_browsers_get_the_status_page_with_a_strict_csp(client):
@@ -34,7 +35,7 @@ def test_rates_are_sampled_while_the_page_asks(build_app):
     from support import wait_until
     from diagnostic.wsgi import build
     app = build_app(build, DIAGNOSTIC_TARGETS="", DIAGNOSTIC_CACHE_SECONDS="0")
-    history = app.extensions["diagnostic.rates"]
+    history = hipflask.state(app).service_settings.rates
     history.interval = 0.05
     client = app.test_client()
     assert wait_until(lambda: client.get("/diagnostic/rates").get_json(), 10, "a rate point")[0]["rates"] == {}

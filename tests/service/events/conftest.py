@@ -3,12 +3,14 @@ import pytest
 from events.wsgi import build
 from sse_client import Subscriber
 
+import hipflask
+
 
 @pytest.fixture
 def app(build_app):
     app = build_app(build, EVENTS_HEARTBEAT_SECONDS="0.1", EVENTS_RETRY_MS="1500")
     yield app
-    app.extensions["events"].stop()
+    hipflask.state(app).storage.stop()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ import time
 
 import pytest
 
+import hipflask
 from hipflask.events import STREAM
 
 
@@ -142,15 +143,15 @@ def test_subscribers_above_the_cap_get_503_with_retry_after(build_app):
         assert int(refused.headers["Retry-After"]) >= 1
     finally:
         first.close()
-        app.extensions["events"].stop()
+        hipflask.state(app).storage.stop()
 
 
 def test_a_closed_stream_frees_its_place(client, app):
     response = client.get("/events", buffered=False)
-    assert app.extensions["events"].count() == 1
+    assert hipflask.state(app).storage.count() == 1
     next(response.response)
     response.close()
-    assert app.extensions["events"].count() == 0
+    assert hipflask.state(app).storage.count() == 0
 
 
 def test_with_redis_down_a_stream_still_opens_and_heartbeats(build_app):
@@ -162,7 +163,7 @@ def test_with_redis_down_a_stream_still_opens_and_heartbeats(build_app):
         assert [next(response.response) for _ in range(2)][1] == b": heartbeat\n\n"
     finally:
         response.close()
-        app.extensions["events"].stop()
+        hipflask.state(app).storage.stop()
 
 
 def test_with_redis_down_a_replay_is_a_503_with_retry_after(build_app):
@@ -173,9 +174,9 @@ def test_with_redis_down_a_replay_is_a_503_with_retry_after(build_app):
         assert response.status_code == 503
         assert response.get_json()["code"] == "redis_unavailable"
         assert response.headers["Retry-After"]
-        assert app.extensions["events"].count() == 0
+        assert hipflask.state(app).storage.count() == 0
     finally:
-        app.extensions["events"].stop()
+        hipflask.state(app).storage.stop()
 
 
 def test_subscriber_counts_are_served_on_the_service_port(client, app):

@@ -2,6 +2,7 @@ import os
 
 import pytest
 
+import hipflask
 from fs.wsgi import build
 
 
@@ -23,7 +24,7 @@ def direct(direct_app):
 
 @pytest.fixture
 def volume(app):
-    return app.extensions["fs"]
+    return hipflask.state(app).storage
 
 
 @pytest.fixture

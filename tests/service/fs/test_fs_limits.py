@@ -7,6 +7,7 @@ import pytest
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
+import hipflask
 from fs.wsgi import build
 
 LIMIT = 8 * 1024 * 1024
@@ -124,7 +125,7 @@ def test_an_interrupted_upload_keeps_the_previous_file(direct):
 
 
 def test_leftovers_of_dead_uploads_are_removed_on_start(build_app):
-    volume = build_app(build).extensions["fs"]
+    volume = hipflask.state(build_app(build)).storage
     tmp, hostname = volume.tmp, volume.host
     dead = tmp / f"{hostname}~999999999~1~abc.part"
     dead.write_bytes(b"partial upload")

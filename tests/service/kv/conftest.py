@@ -2,10 +2,12 @@ import pytest
 
 from kv.wsgi import build
 
+import hipflask
+
 
 @pytest.fixture
 def app(build_app, backend_env):
     """The kv app on the backend under test (see tests/service/conftest.py)."""
     built = build_app(build, **backend_env)
     yield built
-    built.extensions["kv"].close()
+    hipflask.state(built).storage.close()

@@ -1,6 +1,7 @@
 """The render service's own settings, read and checked once at start."""
 import pytest
 
+import hipflask
 from hipflask.config import ConfigError
 from render.wsgi import build
 
@@ -23,7 +24,7 @@ def test_template_dir_is_made_and_used(build_app, tmp_path):
 
 
 def test_template_dir_defaults_to_the_data_dir(app):
-    assert app.extensions["render"].user_dir == app.extensions["hipflask"].data_dir.resolve() / "templates"
+    assert hipflask.state(app).storage.user_dir == hipflask.settings(app).data_dir.resolve() / "templates"
 
 
 def test_template_dir_that_cannot_be_made_stops_the_service(build_app, tmp_path):
@@ -35,4 +36,4 @@ def test_template_dir_that_cannot_be_made_stops_the_service(build_app, tmp_path)
 
 def test_max_output_is_read_in_nginx_notation(build_app):
     app = build_app(build, RENDER_MAX_OUTPUT="2k")
-    assert app.extensions["render"].limits.max_output == 2048
+    assert hipflask.state(app).storage.limits.max_output == 2048

@@ -4,6 +4,8 @@ import time
 
 import pytest
 
+import hipflask
+
 HOSTILE = [
     'quote " inside',
     "back\\slash",
@@ -100,7 +102,7 @@ SECRET = "TOP-SECRET-CONTENT"
 @pytest.fixture
 def secret(app):
     """A file next to the template folder, inside the data dir: reachable by `../` if anything leaked."""
-    path = app.extensions["hipflask"].data_dir / "secret.html"
+    path = hipflask.settings(app).data_dir / "secret.html"
     path.write_text(SECRET)
     yield path
     path.unlink()
@@ -153,11 +155,11 @@ def test_include_name_from_request_data_cannot_leave_the_folders(client, put, se
 def test_put_outside_the_folder_is_refused_and_writes_nothing(client, auth, app):
     response = client.put("/template/%2e%2e/evil.html", data=b"x", headers=auth)
     assert response.status_code == 400
-    assert not (app.extensions["hipflask"].data_dir / "evil.html").exists()
+    assert not (hipflask.settings(app).data_dir / "evil.html").exists()
 
 
 def test_syntax_error_is_422_with_template_line_and_message(client, app):
-    app.extensions["render"].user_dir.joinpath("broken.html").write_text("ok\nok\n{% for x in %}\n")
+    hipflask.state(app).storage.user_dir.joinpath("broken.html").write_text("ok\nok\n{% for x in %}\n")
     response = client.get("/render/broken.html")
     assert response.status_code == 422
     body = response.get_json()

@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+import hipflask
 from hipflask.postgres import PostgresSettings
 from store.db import open_store
 from store.postgres import PostgresStore
@@ -13,7 +14,7 @@ def app(build_app, backend_env):
     """The store app on the backend under test (see tests/service/conftest.py)."""
     built = build_app(build, **backend_env)
     yield built
-    built.extensions["store"].close()
+    hipflask.state(built).storage.close()
 
 
 @pytest.fixture

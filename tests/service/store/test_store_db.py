@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+import hipflask
 from hipflask.config import ConfigError
 from hipflask.errors import HipflaskError
 from store import db
@@ -295,14 +296,14 @@ def test_stores_lists_names_with_counts(store):
 
 def test_sync_is_full_by_default(build_app):
     app = build_app(build)
-    store = app.extensions["store"]
+    store = hipflask.state(app).storage
     store.append("alice", "things", {})
     assert store.databases.connection(store.path("alice")).execute("PRAGMA synchronous").fetchone()[0] == 2
 
 
 def test_store_sync_normal_relaxes_sync(build_app):
     app = build_app(build, STORE_SYNC="normal")
-    store = app.extensions["store"]
+    store = hipflask.state(app).storage
     store.append("alice", "things", {})
     assert store.databases.connection(store.path("alice")).execute("PRAGMA synchronous").fetchone()[0] == 1
 
