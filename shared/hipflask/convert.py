@@ -6,7 +6,7 @@ nested dicts and lists are converted the same way.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Iterable
 
 from flask import request
 from werkzeug.datastructures import MultiDict
@@ -43,11 +43,14 @@ def convert_multidict(data: MultiDict) -> dict[str, Any]:
     return {key: convert_value(values) for key, values in data.lists()}
 
 
-def form_data() -> dict[str, Any]:
-    """The request's query and form values (form wins on a shared key), converted."""
+def form_data(exclude: Iterable[str] = ()) -> dict[str, Any]:
+    """The request's query and form values (form wins on a shared key), converted, without the
+    parameters named in `exclude` (a route's own, such as the JSONP `callback`)."""
     data = convert_multidict(request.args)
     if request.content_type:  # without a body type werkzeug only builds an empty form
         data.update(convert_multidict(request.form))
+    for name in exclude:
+        data.pop(name, None)
     return data
 
 

@@ -17,6 +17,12 @@ def form():
     return form_data()
 
 
+@blueprint.route("/form-without", methods=["GET", "POST"])
+@make_my_response_json
+def form_without():
+    return form_data(exclude=("callback", "skip"))
+
+
 @blueprint.route("/data", methods=["GET", "POST"])
 @make_my_response_json
 def data():
@@ -127,6 +133,11 @@ def test_form_data_prefers_the_form_on_a_shared_key(client):
 
 def test_form_data_keeps_repeated_values_as_a_list(client):
     assert client.get("/form?t=1&t=2").get_json() == {"t": [1, 2]}
+
+
+def test_form_data_leaves_out_the_excluded_parameters_from_query_and_form(client):
+    response = client.post("/form-without?skip=1&keep=2&callback=cb", data={"skip": "3", "also": "4"})
+    assert response.get_data(as_text=True) == 'cb({"keep":2,"also":4});'
 
 
 def test_request_data_is_the_json_body_when_the_request_is_json(client):

@@ -6,7 +6,7 @@ import time
 from flask import Blueprint, Response, json, jsonify, request
 
 from hipflask import access
-from hipflask.convert import convert_multidict, request_data
+from hipflask.convert import form_data, request_data
 from hipflask.errors import HipflaskError
 from hipflask.events import emit_local_event
 from hipflask.jsonp import make_my_response_json
@@ -135,10 +135,7 @@ def echo_parameters():
     :query callback: optional JSONP callback (not echoed)
     :statuscode 200: always (``access_token`` is never echoed)
     """
-    values = convert_multidict(request.args)
-    values.pop("callback", None)
-    values.pop(access.QUERY_PARAMETER, None)
-    return values
+    return form_data(exclude=("callback", access.QUERY_PARAMETER))
 
 
 @blueprint.get("/diagnostic/fail")

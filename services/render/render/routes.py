@@ -7,7 +7,7 @@ from flask import Blueprint, Response, request
 
 from hipflask.access import identity, requires
 from hipflask.cache import cache_my_response
-from hipflask.convert import request_data
+from hipflask.convert import form_data, request_data
 from hipflask.error_responses import error_response
 from hipflask.errors import HipflaskError
 from hipflask.events import emit_local_event
@@ -29,8 +29,8 @@ def _not_found(template: str, callback: str | None) -> Response:
 
 
 def _template_data() -> dict:
-    """The template's data: the JSON body (an object) or the converted query and form values,
-    as request_data() gives them, without `callback` and `_reload_cache`."""
+    """The template's data: the JSON body (an object) or the converted query and form values
+    without `callback` and `_reload_cache`."""
     if request.is_json:
         data = request_data()
         if data is None:
@@ -38,11 +38,7 @@ def _template_data() -> dict:
         if not isinstance(data, dict):
             raise HipflaskError(400, "bad_json", "the JSON body must be an object")
         return data
-    else:
-        data = request_data()
-    for name in NOT_TEMPLATE_DATA:
-        data.pop(name, None)
-    return data
+    return form_data(exclude=NOT_TEMPLATE_DATA)
 
 
 def _render(template: str) -> Response:
