@@ -18,9 +18,11 @@ import os
 from typing import Collection, Iterable
 
 from hipflask import json_depth
+from hipflask.clock import now_ms
+from hipflask.conditional import check
 from hipflask.postgres import Postgres, PostgresSettings
 
-from kv.storage import Entry, Item, KVStorage, after_prefix, check_conditions, check_key, now_ms
+from kv.storage import Entry, Item, KVStorage, after_prefix, check_key
 
 MIGRATIONS = (
     (
@@ -105,7 +107,7 @@ class PostgresKV(KVStorage):
             expires = modified + ttl * 1000 if ttl else None
             if conditional:
                 row = connection.execute(_LIVE_ETAG, (namespace, key, modified)).fetchone()
-                check_conditions(row[0] if row else None, if_match, if_none_match)
+                check(row[0] if row else None, if_match, if_none_match, what="the key")
             connection.execute(_UPSERT, {"ns": namespace, "key": key, "type": content_type, "etag": etag,
                                          "size": len(value), "now": modified, "expires": expires, "value": value})
         return Item(key, value, content_type, etag, modified, expires)
@@ -119,7 +121,7 @@ class PostgresKV(KVStorage):
                 row = connection.execute(_LIVE_ETAG, (namespace, key, now)).fetchone()
                 if row is None:
                     return False
-                check_conditions(row[0], if_match, None)
+                check(row[0], if_match, what="the key")
             return connection.execute(_DELETE, {"ns": namespace, "key": key, "now": now}).fetchone() is not None
 
     def keys(self, namespace: str, prefix: str = "", limit: int | None = None) -> list[Entry]:

@@ -8,8 +8,9 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, Response, request
 from prometheus_client import Counter
-from werkzeug.http import http_date, is_resource_modified, parse_etags
+from werkzeug.http import http_date
 
+from hipflask import conditional
 from hipflask.convert import form_data
 from hipflask.errors import HipflaskError
 from hipflask.events import emit_local_event
@@ -18,7 +19,7 @@ from hipflask.namespace import namespace
 from hipflask.state import state
 from hipflask.user_content import protect
 
-from kv.storage import ANY, Item, KVStorage, ValueTooLarge, check_key, current_store, is_json_type
+from kv.storage import Item, KVStorage, ValueTooLarge, check_key, current_store, is_json_type
 
 blueprint = Blueprint("kv", __name__)
 KEYS_WRITTEN = Counter("hipflask_kv_keys_written", "Values stored (created or replaced)", ["service"])
@@ -50,20 +51,10 @@ def _ttl() -> int | None:
     return None if value is None else _positive("ttl", value, code="bad_ttl")
 
 
-def _condition(header: str):
-    """The ETags of an If-Match / If-None-Match header, ANY for `*`, None when absent."""
-    raw = request.headers.get(header, "").strip()
-    if not raw:
-        return None
-    etags = parse_etags(raw)
-    return ANY if etags.star_tag else frozenset(etags.as_set(include_weak=header == "If-None-Match"))
-
-
 def _fields() -> bytes:
     """A form or empty post: its converted query and form fields as JSON, without kv's own parameters
     (the JSONP callback, and the query's ttl)."""
-    fields = form_data()
-    fields.pop("callback", None)
+    fields = form_data(exclude=("callback",))
     if "ttl" in request.args and "ttl" not in request.form:
         del fields["ttl"]
     return dumps(fields).encode()
@@ -88,7 +79,7 @@ def _http_date(epoch_ms: int) -> str:
 
 
 def _validators(item: Item) -> dict[str, str]:
-    headers = {"ETag": f'"{item.etag}"', "Last-Modified": _http_date(item.modified), "Cache-Control": "no-cache"}
+    headers = {"Last-Modified": _http_date(item.modified), "Cache-Control": "no-cache"}
     if item.expires is not None:
         headers["Expires"] = _http_date(item.expires)
     return headers
@@ -132,12 +123,10 @@ def read(key: str):
         text = item.value if is_json_type(item.content_type) else dumps(item.value.decode("utf-8", "replace"))
         return wrap(callback, text)
     headers = _validators(item)
-    environ = request.environ
-    if ("HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ) and not is_resource_modified(
-            environ, etag=item.etag, last_modified=datetime.fromtimestamp(item.modified / 1000, timezone.utc)):
-        return Response(status=304, headers=headers)
-    return protect(Response(item.value, headers=headers, content_type=item.content_type),
-                   name=key.rpartition("/")[2], content_type=item.content_type)
+    if conditional.is_current(item.etag, datetime.fromtimestamp(item.modified / 1000, timezone.utc)):
+        return conditional.not_modified(item.etag, headers)
+    response = conditional.set_etag(Response(item.value, headers=headers, content_type=item.content_type), item.etag)
+    return protect(response, name=key.rpartition("/")[2], content_type=item.content_type)
 
 
 @blueprint.route("/kv/", endpoint="write_root", defaults={"key": ""}, methods=["POST", "PUT"])
@@ -166,10 +155,10 @@ def write(key: str):
     ttl = _ttl()
     value, content_type = _body()
     item = _store().put(namespace(), key, value, content_type, ttl=ttl,
-                        if_match=_condition("If-Match"), if_none_match=_condition("If-None-Match"))
+                        if_match=conditional.if_match(), if_none_match=conditional.if_none_match())
     KEYS_WRITTEN.labels("kv").inc()
     emit_local_event("kv", _set_event(key, item, value))
-    return json_response({"message": "ok"}, headers={"ETag": f'"{item.etag}"'})
+    return conditional.set_etag(json_response({"message": "ok"}), item.etag)
 
 
 def _set_event(key: str, item: Item, value: bytes) -> dict:
@@ -197,7 +186,7 @@ def delete(key: str):
     :statuscode 412: If-Match does not match; nothing removed
     """
     jsonp_callback()
-    if not _store().delete(namespace(), key, if_match=_condition("If-Match")):
+    if not _store().delete(namespace(), key, if_match=conditional.if_match()):
         return json_response(MISSING, 404)
     KEYS_DELETED.labels("kv").inc()
     emit_local_event("kv", {"action": "delete", "key": key})

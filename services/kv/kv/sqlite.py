@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Collection
 
 from hipflask import json_depth
+from hipflask.clock import now_ms
+from hipflask.conditional import check
 from hipflask.sqlite import Databases
 
-from kv.storage import Entry, Item, KVStorage, after_prefix, check_conditions, check_key, now_ms
+from kv.storage import Entry, Item, KVStorage, after_prefix, check_key
 
 PATHS_CACHED = 4096
 READY_FILE = ".kv-ready.sqlite3"  # a namespace never starts with a dot, so this is no namespace's file
@@ -85,7 +87,7 @@ class KVStore(KVStorage):
             connection.execute(_PURGE, (modified,))
             if if_match is not None or if_none_match is not None:
                 row = connection.execute("SELECT etag FROM kv WHERE key = ?", (key,)).fetchone()
-                check_conditions(row[0] if row else None, if_match, if_none_match)
+                check(row[0] if row else None, if_match, if_none_match, what="the key")
             connection.execute(_UPSERT, (key, content_type, etag, len(value), modified, expires, value))
         return Item(key, value, content_type, etag, modified, expires)
 
@@ -100,7 +102,7 @@ class KVStore(KVStorage):
             row = connection.execute("SELECT etag FROM kv WHERE key = ?", (key,)).fetchone()
             if row is None:
                 return False
-            check_conditions(row[0], if_match, None)
+            check(row[0], if_match, what="the key")
             connection.execute("DELETE FROM kv WHERE key = ?", (key,))
         return True
 

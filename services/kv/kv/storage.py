@@ -11,8 +11,8 @@ Contract of every `KVStorage` (every method takes the namespace first, as `hipfl
   or `application/...+json`) must be valid UTF-8 JSON nested at most `max_json_depth` levels
   (`InvalidJson` or `hipflask.json_depth.TooDeep`, 400); a value longer than
   `max_value_size` raises `ValueTooLarge` (413). Nothing is stored when `put` raises.
-- Conditions (`if_match`, `if_none_match`) are a collection of ETags or `ANY`; they are checked
-  inside the write transaction, so of two writers holding the same ETag exactly one succeeds and
+- Conditions (`if_match`, `if_none_match`) are a collection of ETags or `ANY` (hipflask.conditional);
+  they are checked with `hipflask.conditional.check` inside the write transaction, so of two writers holding the same ETag exactly one succeeds and
   the other gets `PreconditionFailed` (412).
 - A value with a time to live reads as missing once it expires; expired values are deleted by
   the next write to the namespace.
@@ -23,7 +23,6 @@ Contract of every `KVStorage` (every method takes the namespace first, as `hipfl
 """
 from __future__ import annotations
 
-import time
 from typing import Collection, NamedTuple
 
 from hipflask import json_depth
@@ -31,7 +30,6 @@ from hipflask.errors import HipflaskError
 from hipflask.state import state
 
 MAX_KEY_BYTES = 1024
-ANY = "*"
 
 
 class BadKey(HipflaskError):
@@ -47,11 +45,6 @@ class InvalidJson(HipflaskError):
 class ValueTooLarge(HipflaskError):
     def __init__(self, limit: int):
         super().__init__(413, "too_large", f"a value may hold at most {limit} bytes (KV_MAX_VALUE_SIZE)")
-
-
-class PreconditionFailed(HipflaskError):
-    def __init__(self, message: str):
-        super().__init__(412, "precondition_failed", message)
 
 
 class Item(NamedTuple):
@@ -71,10 +64,6 @@ class Entry(NamedTuple):
     etag: str
     modified: int
     expires: int | None
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def is_json_type(content_type: str) -> bool:
@@ -118,16 +107,6 @@ def check_json(value: bytes, max_depth: int) -> None:
         json_depth.loads(value.decode("utf-8"), max_depth, parse_constant=reject)
     except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise InvalidJson() from None
-
-
-def check_conditions(current: str | None, if_match: Collection[str] | None,
-                      if_none_match: Collection[str] | None) -> None:
-    if if_match is not None and (current is None or (if_match != ANY and current not in if_match)):
-        raise PreconditionFailed("If-Match: the key's current ETag does not match" if current is not None
-                                 else "If-Match: the key holds no value")
-    if if_none_match is not None and current is not None and (if_none_match == ANY or current in if_none_match):
-        raise PreconditionFailed("If-None-Match: the key already holds a value" if if_none_match == ANY
-                                 else "If-None-Match: the key's current ETag matches")
 
 
 class KVStorage:

@@ -18,13 +18,15 @@ import sqlite3
 from pathlib import Path
 from typing import Callable, Collection
 
+from hipflask.clock import now_ms
+from hipflask.conditional import PreconditionFailed
 from hipflask.config import ConfigError
 from hipflask.errors import HipflaskError
 from hipflask.sqlite import Databases
 
 from store import sqlite_query, sqlite_sql as sql
-from store.items import (MAX_ID, Item, Page, PreconditionFailed, Written, check_name, check_preconditions,
-                         client_fields, encode, make_item, merge_fields, merge_patch, now_ms)
+from store.items import (MAX_ID, Item, Page, Written, check_name, check_preconditions, client_fields, encode,
+                         make_item, merge_fields, merge_patch)
 from store.query import Query
 from store.storage import EMPTY_VERSION, StoreStorage
 

@@ -4,16 +4,16 @@
   in JavaScript). Anything else is a HipflaskError(400).
 - An item is the client's JSON object plus `id`, `created` and `updated` (epoch milliseconds,
   kept by the store; client values for these three keys are ignored).
-- `if_match` (a set of etags, `*` for any) is checked by `check_preconditions`: a mismatch raises
-  PreconditionFailed (412).
+- `if_match` (a set of etags, `*` for any) is checked by `check_preconditions` (hipflask.conditional's
+  one check): a mismatch raises PreconditionFailed (412).
 """
 from __future__ import annotations
 
 import json
 import re
-import time
 from typing import Any, Collection, NamedTuple
 
+from hipflask.conditional import ANY, check
 from hipflask.errors import HipflaskError
 
 MAX_ID = 2**53 - 1
@@ -45,11 +45,6 @@ class Page(NamedTuple):
     version: str
     items: list[str] | None
     total: int | None
-
-
-class PreconditionFailed(HipflaskError):
-    def __init__(self, message: str = "the item does not match If-Match / If-None-Match"):
-        super().__init__(412, "precondition_failed", message)
 
 
 def check_name(name: str) -> str:
@@ -113,12 +108,5 @@ def make_item(item_id: int, fields: dict, created: int, updated: int) -> dict:
     return {"id": item_id, **fields, "created": created, "updated": updated}
 
 
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 def check_preconditions(etag: str | None, if_match: Collection[str] | None, create_only: bool = False) -> None:
-    if create_only and etag is not None:
-        raise PreconditionFailed("the item exists (If-None-Match: *)")
-    if if_match is not None and (etag is None or ("*" not in if_match and etag not in if_match)):
-        raise PreconditionFailed()
+    check(etag, if_match, ANY if create_only else None, what="the item")

@@ -20,12 +20,14 @@ from typing import Callable, Collection, Iterable
 
 import psycopg
 
+from hipflask.clock import now_ms
+from hipflask.conditional import PreconditionFailed
 from hipflask.errors import HipflaskError
 from hipflask.postgres import Postgres, PostgresSettings
 
 from store import postgres_sql as sql
-from store.items import (MAX_ID, Item, Page, PreconditionFailed, Written, check_name, check_preconditions,
-                         client_fields, encode, make_item, merge_fields, merge_patch, now_ms)
+from store.items import (MAX_ID, Item, Page, Written, check_name, check_preconditions, client_fields, encode,
+                         make_item, merge_fields, merge_patch)
 from store.query import Query, bad_query
 from store.storage import EMPTY_VERSION, StoreStorage
 

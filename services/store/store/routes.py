@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, request
 from prometheus_client import Counter
 
+from hipflask import conditional
 from hipflask.convert import form_data, json_body
 from hipflask.errors import HipflaskError
 from hipflask.events import emit_local_event
@@ -36,23 +37,7 @@ def _fields() -> dict:
     """The item in the request: its JSON object body, or its converted query and form values."""
     if request.is_json:
         return json_body(dict)
-    fields = form_data()
-    fields.pop("callback", None)
-    return fields
-
-
-def _if_match() -> frozenset[str] | None:
-    if "If-Match" not in request.headers:
-        return None
-    etags = request.if_match
-    return frozenset(("*",)) if etags.star_tag else frozenset(etags.as_set())
-
-
-def _not_modified(etag: str) -> Response:
-    response = Response(status=304)
-    response.set_etag(etag)
-    response.headers["Cache-Control"] = "no-cache"
-    return response
+    return form_data(exclude=("callback",))
 
 
 ITEMS_WRITTEN = Counter("hipflask_store_items_written", "Items created or changed", ["service"])
@@ -72,8 +57,7 @@ def _emit_written(name: str, written: Written) -> None:
 def _written(name: str, written: Written) -> Response:
     _emit_written(name, written)
     response = json_response(written.item, 201 if written.created else 200)
-    response.set_etag(written.etag)
-    return response
+    return conditional.set_etag(response, written.etag)
 
 
 @blueprint.get("/store")
@@ -111,27 +95,29 @@ def list_items(name):
     """
     query = list_query.parse(request.args)
     digest = hashlib.blake2b(request.query_string, digest_size=6).hexdigest()
-    check = request.if_none_match if "If-None-Match" in request.headers else None
     related = bool(query.embed or query.expand)
-    page = _store().list(namespace(), name, query, None if check is None or related
-                         else lambda version: check.contains_weak(f"{version}-{digest}"))
+
+    def unchanged(version: str) -> bool:
+        return conditional.is_current(f"{version}-{digest}")
+
+    page = _store().list(namespace(), name, query,
+                         unchanged if conditional.has_validators() and not related else None)
     etag = f"{page.version}-{digest}"
     if page.items is None:
-        return _not_modified(etag)
+        return conditional.not_modified(etag)
     body = "[" + ",".join(page.items) + "]"
     if related:
         items = [json.loads(text) for text in page.items]
         etag = _related_etag(etag, add_related(_store(), namespace(), name, items, query))
-        if check is not None and check.contains_weak(etag):
-            return _not_modified(etag)
+        if conditional.is_current(etag):
+            return conditional.not_modified(etag)
         body = items
     response = json_response(body)
     response.headers["X-Total-Count"] = str(page.total)
     if query.limit is not None and query.offset + len(page.items) < page.total:
         next_page = urlencode(list_query.next_page(request.args, query))
         response.headers["Link"] = f'<{request.base_url}?{next_page}>; rel="next"'
-    response.set_etag(etag)
-    return response
+    return conditional.set_etag(response, etag)
 
 
 def _related_etag(etag: str, versions: list[str]) -> str:
@@ -177,11 +163,9 @@ def get_item(name, item_id):
     if relations.embed or relations.expand:
         body = json.loads(item.text)
         etag = _related_etag(etag, add_related(_store(), namespace(), name, [body], relations))
-    if request.if_none_match.contains_weak(etag):
-        return _not_modified(etag)
-    response = json_response(body)
-    response.set_etag(etag)
-    return response
+    if conditional.is_current(etag):
+        return conditional.not_modified(etag)
+    return conditional.set_etag(json_response(body), etag)
 
 
 @blueprint.post("/store/<name>/<item_id>")
@@ -197,7 +181,7 @@ def merge_item(name, item_id):
     :statuscode 412: the item does not match If-Match
     :statuscode 413: the body is larger than MAX_BODY_SIZE
     """
-    written = _store().merge(namespace(), name, parse_id(item_id), _fields(), if_match=_if_match())
+    written = _store().merge(namespace(), name, parse_id(item_id), _fields(), if_match=conditional.if_match())
     _emit_written(name, written)
     return {}
 
@@ -223,7 +207,7 @@ def patch_item(name, item_id):
         raise HipflaskError(415, "unsupported_media_type", f"PATCH takes {' or '.join(PATCH_TYPES)}",
                             headers={"Accept-Patch": ", ".join(PATCH_TYPES)})
     return _written(name, _store().merge(namespace(), name, item_id, json_body(dict), rfc7396=True,
-                                         if_match=_if_match()))
+                                         if_match=conditional.if_match()))
 
 
 @blueprint.put("/store/<name>/<item_id>")
@@ -242,7 +226,8 @@ def replace_item(name, item_id):
     :statuscode 413: the body is larger than MAX_BODY_SIZE
     """
     return _written(name, _store().replace(namespace(), name, parse_id(item_id), _fields(),
-                                           if_match=_if_match(), create_only=request.if_none_match.star_tag))
+                                           if_match=conditional.if_match(),
+                                           create_only=conditional.if_none_match() == conditional.ANY))
 
 
 @blueprint.delete("/store/<name>/<item_ids>")
@@ -256,6 +241,6 @@ def delete_items(name, item_ids):
     :statuscode 400: a bad store name or id
     :statuscode 412: a listed item does not match If-Match
     """
-    for item_id in _store().delete(namespace(), name, parse_ids(item_ids), if_match=_if_match()):
+    for item_id in _store().delete(namespace(), name, parse_ids(item_ids), if_match=conditional.if_match()):
         _emit("delete", name, id=item_id)
     return {}

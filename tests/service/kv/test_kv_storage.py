@@ -11,7 +11,9 @@ from support import run_threads, wait_until
 from hipflask.postgres import PostgresSettings
 from kv.postgres import PostgresKV
 from kv.sqlite import _LIST, KVStore
-from kv.storage import ANY, BadKey, InvalidJson, PreconditionFailed, ValueTooLarge, after_prefix, now_ms
+from hipflask.clock import now_ms
+from hipflask.conditional import ANY, PreconditionFailed
+from kv.storage import BadKey, InvalidJson, ValueTooLarge, after_prefix
 
 NS = "DEFAULT"
 
