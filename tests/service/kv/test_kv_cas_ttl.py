@@ -100,36 +100,38 @@ def test_value_with_a_ttl_expires(client):
 
 
 def test_x_ttl_header_sets_the_expiry(client):
-    client.put("/kv/short", data=b"x", content_type="text/plain", headers={"X-TTL": "1"})
+    assert client.put("/kv/short", data=b"x", content_type="text/plain", headers={"X-TTL": "1"}).status_code == 200
     wait_until(lambda: client.get("/kv/short").status_code == 404, 5, "the value to expire")
 
 
 def test_value_with_a_ttl_carries_an_expires_header(client):
-    client.put("/kv/later?ttl=3600", data=b"x", content_type="text/plain")
+    assert client.put("/kv/later?ttl=3600", data=b"x", content_type="text/plain").status_code == 200
     assert client.get("/kv/later").headers["Expires"].endswith(" GMT")
 
 
 def test_a_write_without_ttl_keeps_the_value_for_good(client):
-    client.put("/kv/k?ttl=3600", data=b"1", content_type="text/plain")
-    client.put("/kv/k", data=b"2", content_type="text/plain")
-    assert "Expires" not in client.get("/kv/k").headers
+    assert client.put("/kv/k?ttl=3600", data=b"1", content_type="text/plain").status_code == 200
+    assert client.put("/kv/k", data=b"2", content_type="text/plain").status_code == 200
+    response = client.get("/kv/k")
+    assert response.status_code == 200
+    assert "Expires" not in response.headers
 
 
 def test_an_expired_key_counts_as_absent_for_if_none_match(client):
-    client.put("/kv/lease?ttl=1", data=b"a", content_type="text/plain")
+    assert client.put("/kv/lease?ttl=1", data=b"a", content_type="text/plain").status_code == 200
     wait_until(lambda: client.get("/kv/lease").status_code == 404, 5, "the lease to expire")
     assert _put(client, "lease", b"b", **{"If-None-Match": "*"}).status_code == 200
 
 
 def test_delete_of_an_expired_key_is_404(client):
-    client.put("/kv/gone?ttl=1", data=b"a", content_type="text/plain")
+    assert client.put("/kv/gone?ttl=1", data=b"a", content_type="text/plain").status_code == 200
     wait_until(lambda: client.get("/kv/gone").status_code == 404, 5, "the value to expire")
     assert client.delete("/kv/gone").status_code == 404
 
 
 def test_expired_keys_are_not_listed(client):
-    client.put("/kv/l/short?ttl=1", data=b"a", content_type="text/plain")
-    client.put("/kv/l/long", data=b"b", content_type="text/plain")
+    assert client.put("/kv/l/short?ttl=1", data=b"a", content_type="text/plain").status_code == 200
+    assert client.put("/kv/l/long", data=b"b", content_type="text/plain").status_code == 200
     wait_until(lambda: [e["key"] for e in client.get("/kv/l/?keys").get_json()] == ["l/long"], 5,
                "the expired key to leave the listing")
 
