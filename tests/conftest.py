@@ -1,23 +1,19 @@
 """Fixtures shared by every tier: a real Redis server, and service apps built by the factory."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
-from pathlib import Path
 
 import pytest
 import redis
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-for service_dir in sorted((ROOT / "services").iterdir()):
-    if service_dir.is_dir() and str(service_dir) not in sys.path:
-        sys.path.insert(0, str(service_dir))
+from support import ClosingClient, docker_available, free_port, missing, wait_until
 
-from support import docker_available, free_port, missing, wait_until  # noqa: E402
+from hipflask.events import STREAM
 
 
 @pytest.fixture(scope="session")
@@ -92,6 +88,28 @@ def redis_client(redis_url):
     client.close()
 
 
+class EventStream:
+    """The events on the Redis stream `hipflask:events` so far, oldest first, decoded."""
+
+    def __init__(self, client: redis.Redis):
+        self.client = client
+
+    def __call__(self, source: str | None = None) -> list[dict]:
+        """The events (`{"source", "message", "user_token", ...}`), only `source`'s when given."""
+        decoded = [json.loads(fields[b"event"]) for _, fields in self.client.xrange(STREAM)]
+        return [event for event in decoded if source is None or event["source"] == source]
+
+    def messages(self, source: str) -> list:
+        """The messages of `source`'s events."""
+        return [event["message"] for event in self(source)]
+
+
+@pytest.fixture
+def events(redis_client):
+    """events(source=None): the events emitted so far (a fresh Redis per test); events.messages(source)."""
+    return EventStream(redis_client)
+
+
 @pytest.fixture
 def service_env(redis_url, tmp_path):
     """The environment a service app is built with in service tests: real Redis, a private data dir."""
@@ -112,6 +130,7 @@ def build_app(service_env, redis_client):
     def build(builder, **overrides):
         app = builder({**service_env, **{k: str(v) for k, v in overrides.items()}})
         app.testing = True
+        app.test_client_class = ClosingClient
         return app
     return build
 

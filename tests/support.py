@@ -10,6 +10,7 @@ import threading
 import time
 
 import pytest
+from flask.testing import FlaskClient
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -96,3 +97,15 @@ def token(sub: str = "alice", scope: str = "write", ttl: int = 300, keys: str = 
 
 def bearer(sub: str = "alice", scope: str = "write", **kwargs) -> dict[str, str]:
     return {"Authorization": f"Bearer {token(sub, scope, **kwargs)}"}
+
+
+class ClosingClient(FlaskClient):
+    """A test client that reads every response whole and closes it, and the body it sent, so no
+    file a view opened (send_file) or Werkzeug spooled (a large multipart body) outlives the request."""
+
+    def open(self, *args, buffered: bool = True, **kwargs):
+        response = super().open(*args, buffered=buffered, **kwargs)
+        request = getattr(response, "request", None)
+        if request is not None:
+            request.environ["wsgi.input"].close()
+        return response

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from support import ClosingClient
 
 import hipflask
 
@@ -48,5 +49,6 @@ def make_app(tmp_path):
         app = hipflask.create_app("unit", blueprint, handlers_dir=handlers_dir,
                                   environ={**base, **{k: str(v) for k, v in environ.items()}})
         app.testing = True
+        app.test_client_class = ClosingClient
         return app
     return make

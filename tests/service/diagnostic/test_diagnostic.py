@@ -1,5 +1,3 @@
-import json
-
 from support import wait_until
 
 
@@ -68,11 +66,10 @@ def test_hello_handler_is_loaded_from_the_handlers_folder(client):
     assert client.get("/hello").get_data(as_text=True) == "World!"
 
 
-def test_local_publish_publishes_the_converted_form_on_the_event_stream(client, redis_client):
+def test_local_publish_publishes_the_converted_form_on_the_event_stream(client, events):
     response = client.post("/message/local_publish", data={"n": "3", "word": "hi"})
     assert response.get_json() == {"message": "ok"}
-    entries = redis_client.xrange("hipflask:events")
-    event = json.loads(entries[-1][1][b"event"])
+    event = events()[-1]
     assert event["source"] == "message"
     assert event["message"] == {"n": 3, "word": "hi"}
 

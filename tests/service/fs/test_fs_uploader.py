@@ -1,7 +1,6 @@
 """The uploader: POST /<partition>, the form, the listings, downloads."""
 import hashlib
 import io
-import json
 import os
 
 import pytest
@@ -144,19 +143,19 @@ def test_upload_of_a_hostile_name_shows_only_the_safe_name(client):
     assert "img_srcx_onerroralert1.txt" in page
 
 
-def test_upload_emits_an_event(client, redis_client):
+def test_upload_emits_an_event(client, events):
     upload(client, "minecraft", b"hello", "test.txt")
-    events = [json.loads(fields[b"event"]) for _, fields in redis_client.xrange("hipflask:events")]
-    assert events[-1]["source"] == "fs"
-    message = events[-1]["message"]
+    event = events()[-1]
+    assert event["source"] == "fs"
+    message = event["message"]
     assert (message["action"], message["path"], message["size"]) == ("upload", "/minecraft/test.txt", 5)
     assert message["etag"].startswith('"') and message["etag"].endswith('-5"')
 
 
-def test_a_refused_duplicate_emits_no_event(client, redis_client):
+def test_a_refused_duplicate_emits_no_event(client, events):
     upload(client, "minecraft", b"hello", "test.txt")
     upload(client, "minecraft", b"again", "test.txt")
-    assert redis_client.xlen("hipflask:events") == 1
+    assert len(events()) == 1
 
 
 def test_uploads_leave_no_temporary_files(client, leftovers):

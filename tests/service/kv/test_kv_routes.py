@@ -317,32 +317,28 @@ def test_readiness_checks_the_storage(client):
     assert response.get_json()["failed"] == {}
 
 
-def _events(redis_client):
-    return [json.loads(fields[b"event"]) for _, fields in redis_client.xrange("hipflask:events")]
-
-
-def test_write_emits_a_set_event(client, redis_client):
+def test_write_emits_a_set_event(client, events):
     response = client.post("/kv/app/x", data=b"1", content_type="text/plain", headers={"Uid": "alice"})
-    event = _events(redis_client)[-1]
+    event = events()[-1]
     assert event["source"] == "kv"
     assert event["message"] == {"action": "set", "key": "app/x", "etag": response.headers["ETag"].strip('"'),
                                 "content_type": "text/plain", "size": 1}
     assert event["user_token"] == "alice"
 
 
-def test_a_json_write_event_carries_the_value(client, redis_client):
+def test_a_json_write_event_carries_the_value(client, events):
     client.put("/kv/app/cfg", data=b'{"on": true}', content_type="application/json")
-    assert _events(redis_client)[-1]["message"]["value"] == {"on": True}
+    assert events()[-1]["message"]["value"] == {"on": True}
 
 
-def test_delete_emits_a_delete_event(client, redis_client):
+def test_delete_emits_a_delete_event(client, events):
     client.post("/kv/app/x", data=b"1", content_type="text/plain")
     client.delete("/kv/app/x")
-    assert _events(redis_client)[-1]["message"] == {"action": "delete", "key": "app/x"}
+    assert events()[-1]["message"] == {"action": "delete", "key": "app/x"}
 
 
-def test_refused_writes_emit_no_event(client, redis_client):
+def test_refused_writes_emit_no_event(client, events):
     client.post("/kv/x", data=b"{", content_type="application/json")
     client.delete("/kv/missing")
     client.post("/kv/x", data=b"1", content_type="text/plain", headers={"If-Match": '"nope"'})
-    assert _events(redis_client) == []
+    assert events() == []

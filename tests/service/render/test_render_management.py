@@ -1,13 +1,7 @@
 """Managing templates over HTTP: token, PUT, DELETE, listing, events, replicas and the response cache."""
-import json
-
 import pytest
 
 from render.wsgi import build
-
-
-def _events(redis_client):
-    return [json.loads(fields[b"event"]) for _, fields in redis_client.xrange("hipflask:events")]
 
 
 def test_put_with_the_token_creates_then_replaces(client, auth):
@@ -133,19 +127,19 @@ def test_list_shows_user_templates_and_shadowed_builtins(client, put):
     ]
 
 
-def test_put_and_delete_emit_events_after_the_write(client, put, auth, redis_client):
+def test_put_and_delete_emit_events_after_the_write(client, put, auth, events):
     put("evt.txt", "x")
     client.delete("/template/evt.txt", headers=auth)
-    events = [event for event in _events(redis_client) if event["source"] == "render"]
+    events = events("render")
     assert [event["message"] for event in events] == [
         {"action": "put", "template": "evt.txt"}, {"action": "delete", "template": "evt.txt"}]
 
 
-def test_refused_writes_emit_no_event(client, auth, redis_client):
+def test_refused_writes_emit_no_event(client, auth, events):
     client.put("/template/bad.txt", data=b"{% if %}", headers=auth)
     client.put("/template/nope.txt", data=b"x")
     client.delete("/template/missing.txt", headers=auth)
-    assert [event for event in _events(redis_client) if event["source"] == "render"] == []
+    assert events("render") == []
 
 
 @pytest.fixture

@@ -1,5 +1,3 @@
-import json
-
 import pytest
 
 import hipflask
@@ -27,12 +25,3 @@ def store(backend, tmp_path, request):
     yield opened
     opened.close()
 
-
-@pytest.fixture
-def events(redis_client):
-    """events(): the store events published so far, oldest first."""
-    def read():
-        entries = redis_client.xrange("hipflask:events")
-        decoded = [json.loads(fields[b"event"]) for _, fields in entries]
-        return [event["message"] for event in decoded if event["source"] == "store"]
-    return read
