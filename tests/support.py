@@ -8,6 +8,7 @@ import socket
 import subprocess
 import threading
 import time
+from typing import Any, Iterable
 
 import pytest
 from flask.testing import FlaskClient
@@ -109,3 +110,19 @@ class ClosingClient(FlaskClient):
         if request is not None:
             request.environ["wsgi.input"].close()
         return response
+
+
+ERROR_KEYS = frozenset({"status", "code", "message", "eid"})
+
+
+def assert_error(response: Any, status: int, code: str | None = None, extra: Iterable[str] = ()) -> dict:
+    """`response` (a Flask test response or a requests one) answers `status` in the one error shape,
+    with `code`, and exactly the `extra` keys beyond the shape's own; its body."""
+    assert response.status_code == status, response.text[:500]
+    body = response.get_json() if hasattr(response, "get_json") else response.json()
+    assert set(body) == ERROR_KEYS | set(extra), body
+    assert body["status"] == status
+    if code is not None:
+        assert body["code"] == code, body
+    assert isinstance(body["eid"], str) and body["eid"], body
+    return body

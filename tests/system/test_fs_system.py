@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 import requests
+from support import assert_error
 
 SIZE = 6 * 1024 * 1024 + 7
 LIMIT = 64 * 1024 * 1024  # FS_MAX_UPLOAD_SIZE in tests/stacks.py
@@ -126,8 +127,7 @@ def test_head_answers_the_length_without_a_body(gateway, blob, unique):
 
 def test_missing_file_is_404_json(gateway, unique):
     response = requests.get(f"{gateway}/fs/{unique}/missing.txt")
-    assert response.status_code == 404
-    assert response.json()["code"] == "not_found"
+    assert_error(response, 404, "not_found")
 
 
 def test_delete_removes_the_file_and_a_second_delete_is_404(gateway, unique):

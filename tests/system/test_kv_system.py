@@ -8,7 +8,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 import requests
 
-from support import wait_until
+from support import assert_error, wait_until
 
 
 @pytest.fixture
@@ -75,8 +75,7 @@ def test_invalid_json_is_400_and_the_old_value_stays(gateway, uid):
     url = f"{gateway}/kv/config"
     requests.post(url, data=b'{"ok": true}', headers={"Content-Type": "application/json", "Uid": uid})
     response = requests.post(url, data=b'{"broken"', headers={"Content-Type": "application/json", "Uid": uid})
-    assert response.status_code == 400
-    assert response.json()["code"] == "bad_json"
+    assert_error(response, 400, "bad_json")
     assert requests.get(url, headers={"Uid": uid}).content == b'{"ok": true}'
 
 

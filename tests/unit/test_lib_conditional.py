@@ -4,6 +4,8 @@ from datetime import datetime, timezone
 import pytest
 from flask import Blueprint, Response, jsonify
 
+from support import assert_error
+
 from hipflask import conditional
 from hipflask.conditional import ANY, PreconditionFailed, check
 
@@ -87,8 +89,7 @@ def test_if_modified_since_not_before_the_change_answers_304(client):
 
 def test_stale_if_match_answers_the_one_412(client):
     response = client.put("/resource", headers={"If-Match": '"v0"'})
-    assert response.status_code == 412
-    assert response.get_json()["code"] == "precondition_failed"
+    assert_error(response, 412, "precondition_failed")
 
 
 def test_matching_if_match_passes(client):

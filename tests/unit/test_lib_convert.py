@@ -5,6 +5,8 @@ import pytest
 from flask import Blueprint
 from werkzeug.datastructures import MultiDict
 
+from support import assert_error
+
 from hipflask.convert import convert_multidict, convert_value, form_data, json_body, request_data
 from hipflask.jsonp import make_my_response_json
 
@@ -171,8 +173,7 @@ def test_malformed_json_body_answers_400_bad_json(client, raw):
 
 def test_json_body_of_the_wrong_type_answers_400_naming_the_type(client):
     response = client.post("/json-object", json=[1, 2])
-    assert response.status_code == 400
-    assert response.get_json()["code"] == "bad_json"
+    assert_error(response, 400, "bad_json")
     assert "object" in response.get_json()["message"]
 
 

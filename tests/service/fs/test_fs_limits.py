@@ -7,6 +7,8 @@ import pytest
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
+from support import assert_error
+
 import hipflask
 from fs.wsgi import build
 
@@ -58,15 +60,13 @@ def assert_nothing_kept(data_dir, leftovers):
 @pytest.mark.parametrize("url", ["/fs/big.bin", "/p"])
 def test_a_multipart_upload_over_the_limit_is_413_and_keeps_nothing(client, data_dir, leftovers, url):
     response = client.post(url, data={"file": (io.BytesIO(b"x" * (LIMIT + 1)), "big.bin")})
-    assert response.status_code == 413
-    assert response.get_json()["code"] == "too_large"
+    assert_error(response, 413, "too_large")
     assert_nothing_kept(data_dir, leftovers)
 
 
 def test_a_put_over_the_limit_is_413_and_keeps_nothing(client, data_dir, leftovers):
     response = client.put("/fs/big.bin", data=b"x" * (LIMIT + 1))
-    assert response.status_code == 413
-    assert response.get_json()["code"] == "too_large"
+    assert_error(response, 413, "too_large")
     assert_nothing_kept(data_dir, leftovers)
 
 

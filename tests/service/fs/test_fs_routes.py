@@ -4,6 +4,7 @@ import io
 import os
 
 import pytest
+from support import assert_error
 
 SIZE = 5 * 1024 * 1024 + 123
 
@@ -96,8 +97,7 @@ def test_direct_download_answers_304_to_its_etag(direct):
 
 def test_download_of_a_missing_file_is_404(client):
     response = client.get("/fs/missing.txt")
-    assert response.status_code == 404
-    assert response.get_json()["code"] == "not_found"
+    assert_error(response, 404, "not_found")
 
 
 def test_download_of_a_folder_is_404(client):
@@ -118,15 +118,13 @@ def test_delete_of_a_missing_file_is_404(client):
 
 def test_upload_without_the_file_field_is_400(client):
     response = client.post("/fs/a.txt", data={"other": (io.BytesIO(b"x"), "x.txt")})
-    assert response.status_code == 400
-    assert response.get_json()["code"] == "missing_file"
+    assert_error(response, 400, "missing_file")
 
 
 def test_upload_onto_a_folder_is_409(client):
     upload(client, "/fs/folder/a.txt", b"data")
     response = upload(client, "/fs/folder", b"data")
-    assert response.status_code == 409
-    assert response.get_json()["code"] == "conflict"
+    assert_error(response, 409, "conflict")
 
 
 def test_upload_and_delete_emit_events_after_commit(client, events):

@@ -4,6 +4,7 @@ import io
 import os
 
 import pytest
+from support import assert_error
 
 
 def upload(client, partition, data, filename, **kwargs):
@@ -31,8 +32,7 @@ def test_the_same_name_again_is_409_and_keeps_the_first_file(direct):
 def test_409_is_the_json_error_for_json_clients(client):
     upload(client, "p", b"first", "x.txt")
     response = upload(client, "p", b"second", "x.txt", headers={"Accept": "application/json"})
-    assert response.status_code == 409
-    assert response.get_json()["code"] == "exists"
+    assert_error(response, 409, "exists")
 
 
 def test_uploaded_names_are_made_safe(direct, data_dir):
@@ -44,8 +44,7 @@ def test_uploaded_names_are_made_safe(direct, data_dir):
 
 def test_a_name_with_nothing_safe_in_it_is_400(client, leftovers):
     response = upload(client, "p", b"data", "日本語")
-    assert response.status_code == 400
-    assert response.get_json()["code"] == "bad_filename"
+    assert_error(response, 400, "bad_filename")
     assert leftovers() == []
 
 

@@ -2,7 +2,7 @@ import threading
 
 import pytest
 
-from support import wait_until
+from support import assert_error, wait_until
 
 
 def _put(client, key, body, **headers):
@@ -21,8 +21,7 @@ def test_if_match_with_a_stale_etag_is_412_and_keeps_the_value(client):
     stale = _put(client, "c", b"1").headers["ETag"]
     _put(client, "c", b"2")
     response = _put(client, "c", b"3", **{"If-Match": stale})
-    assert response.status_code == 412
-    assert response.get_json()["code"] == "precondition_failed"
+    assert_error(response, 412, "precondition_failed")
     assert client.get("/kv/c").get_data() == b"2"
 
 
@@ -139,8 +138,7 @@ def test_expired_keys_are_not_listed(client):
 @pytest.mark.parametrize("ttl", ["0", "-1", "abc", "1.5", "", "99999999999"])
 def test_bad_ttl_is_400_and_nothing_stored(client, ttl):
     response = client.put(f"/kv/t?ttl={ttl}", data=b"x", content_type="text/plain")
-    assert response.status_code == 400
-    assert response.get_json()["code"] == "bad_ttl"
+    assert_error(response, 400, "bad_ttl")
     assert client.get("/kv/t").status_code == 404
 
 

@@ -3,6 +3,8 @@ import os
 
 import pytest
 
+from support import assert_error
+
 from hipflask.config import ConfigError
 from kv.wsgi import build
 
@@ -96,8 +98,7 @@ def test_put_stores_a_form_body_raw(client):
 def test_invalid_json_is_400_and_the_old_value_stays(client, method, content_type):
     client.post("/kv/config", data=b'{"ok": true}', content_type="application/json")
     response = getattr(client, method)("/kv/config", data=b'{"broken": ', content_type=content_type)
-    assert response.status_code == 400
-    assert response.get_json()["code"] == "bad_json"
+    assert_error(response, 400, "bad_json")
     assert client.get("/kv/config").get_data() == b'{"ok": true}'
 
 
@@ -148,8 +149,7 @@ def test_jsonp_answer_to_a_write(client):
 def test_bad_callback_is_400_and_never_echoed(client, method):
     client.post("/kv/x", data=b"1", content_type="text/plain")
     response = getattr(client, method)("/kv/x?callback=alert(1)//")
-    assert response.status_code == 400
-    assert response.get_json()["code"] == "bad_callback"
+    assert_error(response, 400, "bad_callback")
     assert b"alert" not in response.get_data()
     assert client.get("/kv/x").get_data() == b"1"
 
@@ -272,8 +272,7 @@ def test_value_over_kv_max_value_size_is_413_and_nothing_stored(build_app):
     client = build_app(build, KV_MAX_VALUE_SIZE="1k").test_client()
     client.post("/kv/big", data=b"small", content_type="text/plain")
     response = client.post("/kv/big", data=b"x" * 1025, content_type="text/plain")
-    assert response.status_code == 413
-    assert response.get_json()["code"] == "too_large"
+    assert_error(response, 413, "too_large")
     assert client.get("/kv/big").get_data() == b"small"
 
 

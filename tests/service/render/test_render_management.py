@@ -1,6 +1,8 @@
 """Managing templates over HTTP: token, PUT, DELETE, listing, events, replicas and the response cache."""
 import pytest
 
+from support import assert_error
+
 from render.wsgi import build
 
 
@@ -34,8 +36,7 @@ def test_bearer_scheme_is_case_insensitive(client):
 def test_writes_are_403_when_no_token_is_configured(build_app):
     client = build_app(build).test_client()
     put = client.put("/template/page.html", data=b"x", headers={"Authorization": "Bearer anything"})
-    assert put.status_code == 403
-    assert put.get_json()["code"] == "writes_disabled"
+    assert_error(put, 403, "writes_disabled")
     assert client.delete("/template/hello.html").status_code == 403
     assert client.get("/render/hello.json").get_json() == {"message": "Hello World!"}
 
@@ -102,8 +103,7 @@ def test_deleting_a_shadowing_template_brings_the_builtin_back(client, put, auth
 
 def test_deleting_a_builtin_is_403(client, auth):
     response = client.delete("/template/hello.json", headers=auth)
-    assert response.status_code == 403
-    assert response.get_json()["code"] == "builtin_template"
+    assert_error(response, 403, "builtin_template")
 
 
 def test_deleting_a_missing_template_is_404(client, auth):

@@ -2,6 +2,7 @@
 import json
 
 import pytest
+from support import assert_error
 
 
 def test_hello_html_without_data_greets_the_world(client):
@@ -56,8 +57,7 @@ def test_query_numbers_are_converted(client, put):
 
 def test_json_body_that_is_not_an_object_is_refused(client):
     response = client.post("/render/hello.json", json=[1, 2])
-    assert response.status_code == 400
-    assert response.get_json()["code"] == "bad_json"
+    assert_error(response, 400, "bad_json")
 
 
 def test_malformed_json_body_is_refused(client):
@@ -117,8 +117,7 @@ def test_callback_and_reload_cache_are_not_template_data(client, put):
 
 def test_unsafe_callback_is_refused(client):
     response = client.get("/render/hello.json?callback=alert(1)//")
-    assert response.status_code == 400
-    assert response.get_json()["code"] == "bad_callback"
+    assert_error(response, 400, "bad_callback")
 
 
 def test_missing_json_template_is_404_with_the_original_body(client):
@@ -164,8 +163,7 @@ def test_raw_template_shows_the_unrendered_text(client):
 
 def test_template_text_of_a_missing_template_is_404(client):
     response = client.get("/template/nope.html")
-    assert response.status_code == 404
-    assert response.get_json()["code"] == "template_not_found"
+    assert_error(response, 404, "template_not_found")
 
 
 def test_template_list_names_the_builtins(client):

@@ -1,16 +1,8 @@
 """Bad input: a clear 4xx in the one error shape, never a 500, nothing written."""
 import pytest
+from support import assert_error
 
 from store.wsgi import build
-
-
-def assert_error(response, status, code=None):
-    assert response.status_code == status, response.data
-    body = response.get_json()
-    assert set(body) == {"status", "code", "message", "eid"}
-    assert body["status"] == status
-    if code:
-        assert body["code"] == code
 
 
 def assert_nothing_stored(client):

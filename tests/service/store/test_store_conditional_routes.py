@@ -1,4 +1,6 @@
 """ETags and conditional requests, PUT, PATCH (JSON Merge Patch) and HEAD over HTTP."""
+from support import assert_error
+
 MERGE = "application/merge-patch+json"
 
 
@@ -86,8 +88,7 @@ def test_merge_with_a_stale_etag_is_412_and_writes_nothing(client):
     item_id, etag = make(client, a=1)
     client.post(f"/store/things/{item_id}", json={"a": 2})
     response = client.post(f"/store/things/{item_id}", json={"a": 3}, headers={"If-Match": etag})
-    assert response.status_code == 412
-    assert response.get_json()["code"] == "precondition_failed"
+    assert_error(response, 412, "precondition_failed")
     assert client.get(f"/store/things/{item_id}").get_json()["a"] == 2
 
 
