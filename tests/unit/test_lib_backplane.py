@@ -2,7 +2,6 @@
 import logging
 
 import redis
-
 from hipflask.redis_backplane import Backplane
 
 
