@@ -22,7 +22,7 @@ def redis_url():
     REDIS_IMAGE names an image it can start, otherwise a redis-server process on a free port."""
     if os.environ.get("REDIS_IMAGE") and docker_available():
         from testcontainers.redis import RedisContainer  # noqa: the community alias is not in every release
-        with RedisContainer(image=os.environ.get("REDIS_IMAGE", "redis:7.0")) as container:
+        with RedisContainer(image=os.environ["REDIS_IMAGE"]) as container:
             host = container.get_container_host_ip()
             port = container.get_exposed_port(6379)
             yield f"redis://{host}:{port}/0"

@@ -42,6 +42,9 @@ forwarded_allow_ips = "*"
 limit_request_line = 0
 limit_request_fields = 32768
 limit_request_field_size = 16384
+# The app: a container's image sets SERVICE; the native stack names the app on the command line instead.
+_service = _env.raw("SERVICE")
+wsgi_app = f"{_service}.wsgi:build()" if _service else None
 # gunicorn 27 opens a control socket under $HOME by default; hipflask does not use it.
 control_socket_disable = True
 # Seconds a SIGTERM'd service keeps serving before its graceful stop: a load balancer that still
