@@ -114,8 +114,9 @@ class Supervisor:
 
     def relay(self, name: str, process: subprocess.Popen) -> None:
         prefix = f"{name:<10}| ".encode()
-        for line in process.stdout:
-            self.write(prefix + line)
+        with process.stdout:  # closed at its end: a restarted program's old pipe is not left open
+            for line in process.stdout:
+                self.write(prefix + line)
 
     # ---- the table -------------------------------------------------------------------------------
     def add(self, name: str, command: Command, cwd: Path) -> None:

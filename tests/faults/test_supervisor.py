@@ -1,16 +1,12 @@
 """scripts/supervisor.py on its own, with real processes: the backoff, SIGHUP's restart, holds."""
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-from supervisor import Supervisor, backoff  # noqa: E402
-
-from support import wait_until  # noqa: E402
+from support import wait_until
+from supervisor import Supervisor, backoff
 
 
 def test_the_backoff_doubles_from_half_a_second_to_fifteen():

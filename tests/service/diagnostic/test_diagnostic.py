@@ -1,3 +1,5 @@
+import json
+
 from support import wait_until
 
 

@@ -53,9 +53,9 @@ def test_put_to_a_reserved_partition_is_400(client, partition):
     assert client.put(f"/{partition}/x.txt", data=b"x", headers=CURL).status_code in (400, 405)
 
 
-def test_put_emits_an_upload_event(client, redis_client):
+def test_put_emits_an_upload_event(client, events):
     client.put("/p/e.txt", data=b"x", headers=CURL)
-    assert b"/p/e.txt" in b"".join(fields[b"event"] for _, fields in redis_client.xrange("hipflask:events"))
+    assert {"action": "upload", "path": "/p/e.txt"} in events.messages("fs")
 
 
 def test_post_keeps_the_original_contract(client):
