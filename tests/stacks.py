@@ -261,13 +261,14 @@ class ComposeStack(Stack):
 
 def group_alive(pgid: int) -> bool:
     """A process group still has a live (not zombie) member."""
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                text = Path(f"/proc/{entry.name}/stat").read_text()
-            except OSError:
-                continue
-            fields = text[text.rindex(")") + 2:].split()
-            if int(fields[2]) == pgid and fields[0] not in "ZX":
-                return True
+    with os.scandir("/proc") as entries:  # closed on the early return too
+        for entry in entries:
+            if entry.name.isdigit():
+                try:
+                    text = Path(f"/proc/{entry.name}/stat").read_text()
+                except OSError:
+                    continue
+                fields = text[text.rindex(")") + 2:].split()
+                if int(fields[2]) == pgid and fields[0] not in "ZX":
+                    return True
     return False
