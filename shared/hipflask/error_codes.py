@@ -28,7 +28,18 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "unsupported_media_type": ErrorCode(415, "the body's content type is not one the route takes"),
     "no_space": ErrorCode(507, "the volume is full; nothing was stored"),
     "internal_error": ErrorCode(500, "an unexpected error; the eid is in the service's log with the traceback"),
+    # access (AUTH_MODE=token) and token minting (diagnostic's /auth/tokens)
+    "unauthorized": ErrorCode(401, "the request needs credentials it did not send, or sent wrong ones"),
+    "insufficient_scope": ErrorCode(403, "the token's scope (read, write, admin) is below the one the request needs"),
+    "minting_disabled": ErrorCode(403, "tokens are minted over HTTP only in token mode, by an admin token, with AUTH_KEYS"),
+    "bad_token_request": ErrorCode(400, "a token request is not a JSON object or a form of sub, scope and ttl"),
+    "bad_scope": ErrorCode(400, "tokens minted over HTTP have the read or write scope"),
+    # PostgreSQL (store and kv with a database URL)
+    "database_unavailable": ErrorCode(503, "the PostgreSQL database is unavailable; nothing was written; retry"),
+    "database_timeout": ErrorCode(504, "the PostgreSQL database did not answer within DATABASE_STATEMENT_TIMEOUT"),
     # the gateway
+    "forbidden_origin": ErrorCode(403, "a cross-origin request from an origin CORS_ORIGINS does not list"),
+    "rate_limited": ErrorCode(429, "too many requests from this client (RATE_LIMIT); retry after a second"),
     "request_header_fields_too_large": ErrorCode(431, "a header is over 8 KiB, or all of them over 32 KiB"),
     "gateway_error": ErrorCode(500, "the gateway itself failed on this request"),
     "service_unavailable": ErrorCode(502, "the service is down (503 when its address no longer answers)"),
@@ -41,7 +52,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "precondition_failed": ErrorCode(412, "If-Match or If-None-Match does not hold; nothing was written"),
     # kv
     "bad_key": ErrorCode(400, "the key is refused (empty segments, control characters, too long)"),
-    "bad_ttl": ErrorCode(400, "ttl (or X-TTL) is not a positive whole number"),
+    "bad_ttl": ErrorCode(400, "kv: ttl (or X-TTL) is not a positive whole number; a minted token: ttl is not a lifetime such as 15m"),
     "bad_limit": ErrorCode(400, "the listing's limit is not a positive whole number"),
     "too_large": ErrorCode(413, "a kv value or an fs upload is larger than its limit"),
     # fs
@@ -56,7 +67,6 @@ ERROR_CODES: dict[str, ErrorCode] = {
     # render
     "bad_template_name": ErrorCode(400, "the template name is refused (see Paths under Render)"),
     "bad_template_text": ErrorCode(400, "the template text is not valid UTF-8"),
-    "unauthorized": ErrorCode(401, "the request needs credentials it did not send, or sent wrong ones"),
     "writes_disabled": ErrorCode(403, "template writes are disabled: RENDER_TOKEN is not set"),
     "builtin_template": ErrorCode(403, "built-in templates cannot be deleted"),
     "template_not_found": ErrorCode(404, "no such template"),
@@ -65,4 +75,11 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "template_error": ErrorCode(422, "the template failed while rendering"),
     "render_limit": ErrorCode(422, "a render passed RENDER_TIMEOUT, RENDER_MAX_OUTPUT or RENDER_MAX_RANGE"),
     "invalid_json_output": ErrorCode(422, "a .json template's output is not JSON"),
+    # events
+    "unknown_filter": ErrorCode(400, "/events got a query parameter that is no filter"),
+    "bad_filter": ErrorCode(400, "an /events filter names no family"),
+    "bad_event_id": ErrorCode(400, "Last-Event-ID (or lastEventId) is not a stream id such as 1732550400000-0"),
+    "bad_since": ErrorCode(400, "since is not a time in epoch milliseconds"),
+    "redis_unavailable": ErrorCode(503, "the event stream (Redis) cannot be read now; retry"),
+    "too_many_subscribers": ErrorCode(503, "the events replica serves EVENTS_MAX_SUBSCRIBERS streams already; retry"),
 }
