@@ -54,11 +54,12 @@ class PostgresServer:
 
     def start(self) -> None:
         # fsync=off: the tests kill the server process, never the machine; the kernel keeps what it wrote
-        self.process = subprocess.Popen(
-            [*self._as_user, str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port),
-             "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.root}",
-             "-c", "fsync=off", "-c", "max_connections=300", "-c", "log_min_messages=warning"],
-            stdout=subprocess.DEVNULL, stderr=open(self.root / "server.log", "ab"))
+        with open(self.root / "server.log", "ab") as log:  # the server writes to its own copy of the handle
+            self.process = subprocess.Popen(
+                [*self._as_user, str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port),
+                 "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.root}",
+                 "-c", "fsync=off", "-c", "max_connections=300", "-c", "log_min_messages=warning"],
+                stdout=subprocess.DEVNULL, stderr=log)
         wait_until(self._answers, 30, f"PostgreSQL on port {self.port}")
 
     def _answers(self) -> bool:
