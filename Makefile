@@ -7,7 +7,7 @@ PORT ?= 8080
 COMPOSE ?= docker compose
 export PORT
 
-.PHONY: help build run debug start stop status token test test-unit test-service test-system test-faults bench docs migrate-to-postgres swarm-up swarm-down clean clean-data
+.PHONY: help build run debug start stop status token lint test test-unit test-service test-system test-faults bench docs migrate-to-postgres swarm-up swarm-down clean clean-data
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -38,6 +38,12 @@ token: ## print a token: make token NS=alice SCOPE=write TTL=30d (signed with AU
 
 status: ## the /diagnostic summary as a table
 	@$(PY) scripts/status.py http://127.0.0.1:$(PORT)
+
+lint: ## ruff (lint + import order) over every Python file, then mypy over shared/ and services/ (pyproject.toml)
+	@scripts/setup.sh --test >/dev/null
+	@$(PY) -m ruff check --quiet .
+	@$(PY) -m mypy
+	@echo "lint: clean"
 
 test: ## the whole suite: unit, service, system and fault tiers (native and compose stacks), then one quick bench pass
 	@scripts/setup.sh --test
@@ -83,7 +89,7 @@ swarm-down: ## remove the swarm stack (its volumes and secrets are kept)
 	@scripts/swarm.sh down
 
 clean: ## remove run state, temporary files, caches and the virtualenv (never stored data)
-	rm -rf var/run var/log var/setup.lock .pytest_cache docs/_build $(VENV)
+	rm -rf var/run var/log var/setup.lock .pytest_cache .mypy_cache .ruff_cache docs/_build $(VENV)
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
 clean-data: ## delete stored data: var/data and var/redis (says what it deletes)
