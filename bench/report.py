@@ -13,7 +13,7 @@ import sys
 from console import log
 from layout import RESULTS, SERVICES
 from runner import Bench
-from scenarios import MiB, Measure, Scenario, human
+from scenarios import Measure, MiB, Scenario, human
 
 TARGETS = [
     # (scenario, target, check(ratio of the medians, every run's measures))

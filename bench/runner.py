@@ -17,7 +17,7 @@ from console import log
 from layout import BENCH, WRK_SCRIPT
 from processes import Sampler
 from profiles import ensure_py_spy, summarise_profile
-from scenarios import KV_VALUE, MiB, STORE_BODY, Measure, Scenario, human, make_file
+from scenarios import KV_VALUE, STORE_BODY, Measure, MiB, Scenario, human, make_file
 from stacks import Target, http_request
 
 

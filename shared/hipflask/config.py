@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import logging
 import math
-import sqlite3
-import tempfile
 import os
 import re
 import socket
+import sqlite3
+import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path

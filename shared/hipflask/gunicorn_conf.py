@@ -6,10 +6,10 @@ WORKER_CLASS=gevent: each open stream is a greenlet (gunicorn monkey-patches the
 redis-py's sockets cooperate), up to WORKER_CONNECTIONS per worker.
 """
 import os
-import signal
-import threading
 import shutil
+import signal
 import tempfile
+import threading
 
 # prometheus_client picks its multiprocess mode when first imported: point it at this service's
 # own directory before anything imports it (PROMETHEUS_MULTIPROC_DIR when given, else a fresh one).

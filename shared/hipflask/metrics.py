@@ -18,9 +18,16 @@ import time
 from typing import Callable, Iterable
 
 from flask import Blueprint, Flask, Response, current_app, g, request
-from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram,
-                               generate_latest, multiprocess)
-from prometheus_client import values
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+    values,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from hipflask.process_group import process_group_metrics

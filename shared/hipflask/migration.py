@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from hipflask.config import ConfigError, Env
-from hipflask.postgres import settings_from_env, PostgresSettings
+from hipflask.postgres import PostgresSettings, settings_from_env
 
 
 def namespace_files(data_dir: Path) -> Iterator[tuple[str, Path]]:

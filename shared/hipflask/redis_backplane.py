@@ -6,10 +6,10 @@ Redis costs a request nothing more than one timeout every few seconds.
 """
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 import time
-import collections
 from typing import Any, Callable
 
 import redis

@@ -19,8 +19,8 @@ import requests
 
 from hipflask.sqlite import Databases
 from hipflask.storage_errors import is_no_space
-from support import missing, wait_until
 from stacks import NativeStack
+from support import missing, wait_until
 
 TMPFS_SIZE = "48m"
 DISK_MIN_FREE = "16m"

@@ -4,6 +4,7 @@ import threading
 import time
 
 import pytest
+
 from support import wait_until
 
 from kv.wsgi import build as build_kv

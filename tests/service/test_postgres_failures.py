@@ -2,10 +2,11 @@
 import time
 
 import pytest
-from support import free_port, wait_until
 
 import hipflask
 from hipflask.config import ConfigError
+from support import free_port, wait_until
+
 from kv.wsgi import build as build_kv
 from store.wsgi import build as build_store
 

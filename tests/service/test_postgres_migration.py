@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from hipflask.postgres import PostgresSettings
+
 from kv.postgres import PostgresKV
 from kv.sqlite import KVStore
 from store.db import open_store

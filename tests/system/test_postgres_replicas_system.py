@@ -13,9 +13,9 @@ from collections import Counter
 
 import pytest
 import requests
-from support import run_threads, wait_until
 
 from stacks import ComposeStack
+from support import run_threads, wait_until
 
 THREADS = 8
 APPENDS = 200

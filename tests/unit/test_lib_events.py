@@ -3,10 +3,10 @@ import json
 
 import pytest
 from flask import Blueprint, request
-from support import wait_until
 
 import hipflask
 from hipflask.events import CHANNEL, STREAM, emit_local_event
+from support import wait_until
 
 blueprint = Blueprint("unit_events", __name__)
 

@@ -70,6 +70,7 @@ def test_json_request_lines_with_access_log_carry_status_and_duration(make_app, 
 
 def test_unknown_log_format_stops_the_service(make_app):
     import pytest
+
     from hipflask.config import ConfigError
     with pytest.raises(ConfigError, match="LOG_FORMAT"):
         make_app(blueprint, LOG_FORMAT="xml")

@@ -3,12 +3,11 @@ import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from support import run_threads
-
 import pytest
 
 from hipflask.config import ConfigError
 from hipflask.sqlite import Databases
+from support import run_threads
 
 
 def counter_schema(connection):

@@ -12,22 +12,21 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import requests
 from flask import Flask
 from requests.adapters import HTTPAdapter
-from urllib.parse import urlsplit
 
 from hipflask import uptime
 from hipflask.config import ConfigError, Env
 from hipflask.metrics import add_metric_source
 from hipflask.state import state
 
+from diagnostic.api_document import StackDocument
 from diagnostic.gateway_status import GatewayStatus
 from diagnostic.rates import RateHistory
 from diagnostic.replicas import replica_urls
-
-from diagnostic.api_document import StackDocument
 
 DEFAULT_TARGETS = ("store=http://store:8000,kv=http://kv:8000,fs=http://fs:8000,render=http://render:8000,"
                    "events=http://events:8000")

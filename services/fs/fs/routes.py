@@ -17,8 +17,8 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, make_response, render_template, request, send_file
 from prometheus_client import Counter
-from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.datastructures import FileStorage
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from hipflask import user_content
 from hipflask.errors import HipflaskError

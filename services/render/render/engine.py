@@ -15,6 +15,7 @@ from typing import Any
 from jinja2 import TemplateNotFound, TemplateSyntaxError, select_autoescape
 
 from hipflask.errors import HipflaskError
+
 from render.loader import FolderLoader
 from render.names import mimetype_for, split_name
 from render.sandbox import Limits, RenderLimit, SafeEnvironment, check_time, deadline, json_finalize

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hipflask.errors import HipflaskError
+
 from render.engine import TemplateFailed, TemplateMissing
 from render.loader import FolderLoader, signature
 from render.names import BadTemplateName, split_name

@@ -17,9 +17,9 @@ from collections import defaultdict
 
 from hipflask.convert import convert_value
 
-from store.storage import StoreStorage
 from store.items import check_name
 from store.query import Filter, Query
+from store.storage import StoreStorage
 
 _VOWELS = frozenset("aeiou")
 

@@ -2,8 +2,9 @@
 import jwt
 import pytest
 
-from diagnostic.wsgi import build
 from support import AUTH_KEYS, bearer, token
+
+from diagnostic.wsgi import build
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ def test_rates_are_a_list_of_points(client):
 
 def test_rates_are_sampled_while_the_page_asks(build_app):
     from support import wait_until
+
     from diagnostic.wsgi import build
     app = build_app(build, DIAGNOSTIC_TARGETS="", DIAGNOSTIC_CACHE_SECONDS="0")
     history = hipflask.state(app).service_settings.rates

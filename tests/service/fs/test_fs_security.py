@@ -3,8 +3,9 @@ import io
 
 import pytest
 
-from fs.wsgi import build
 from support import AUTH_KEYS, bearer
+
+from fs.wsgi import build
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import uuid
 
 import pytest
 
-from fs.paths import BadPath
 from fs.errors import Conflict, Exists, NotFound, TooLarge
+from fs.paths import BadPath
 from fs.s3 import S3Settings, S3Store
 from fs.volume import Volume
 

@@ -6,6 +6,7 @@ import pytest
 from support import assert_error
 
 from hipflask.config import ConfigError
+
 from kv.wsgi import build
 
 

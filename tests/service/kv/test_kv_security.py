@@ -1,8 +1,9 @@
 """kv values are user content: never run as the origin; in token mode each token sees its own namespace."""
 import pytest
 
-from kv.wsgi import build
 from support import AUTH_KEYS, bearer
+
+from kv.wsgi import build
 
 
 @pytest.fixture

@@ -6,9 +6,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from support import run_threads, wait_until
 
 from hipflask.postgres import PostgresSettings
+from support import run_threads, wait_until
+
 from kv.postgres import PostgresKV
 from kv.sqlite import _LIST, KVStore
 from hipflask.clock import now_ms

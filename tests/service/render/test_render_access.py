@@ -1,8 +1,9 @@
 """Template writes in token mode: an admin token or RENDER_TOKEN; template sources are user content."""
 import pytest
 
-from render.wsgi import build
 from support import AUTH_KEYS, bearer
+
+from render.wsgi import build
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ import pytest
 
 import hipflask
 from hipflask.config import ConfigError
+
 from render.wsgi import build
 
 

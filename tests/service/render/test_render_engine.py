@@ -7,9 +7,10 @@ import time
 import pytest
 
 from hipflask.errors import HipflaskError
-from render.sandbox import Limits, json_finalize
+
 from render.engine import TemplateFailed, TemplateMissing
 from render.names import BadTemplateName, mimetype_for, split_name
+from render.sandbox import Limits, json_finalize
 from render.templates import Templates
 
 

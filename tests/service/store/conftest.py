@@ -2,6 +2,7 @@ import pytest
 
 import hipflask
 from hipflask.postgres import PostgresSettings
+
 from store.db import open_store
 from store.postgres import PostgresStore
 from store.wsgi import build

@@ -10,6 +10,7 @@ import pytest
 import hipflask
 from hipflask.config import ConfigError
 from hipflask.errors import HipflaskError
+
 from store import db
 from store.db import PreconditionFailed, open_store
 from store.query import Filter, Query
@@ -77,6 +78,7 @@ def test_append_takes_above_the_largest_id_even_when_the_counter_lags(store):
 
 def test_postgres_append_takes_above_the_largest_id_even_when_the_counter_lags(postgres_url):
     from hipflask.postgres import PostgresSettings
+
     from store.postgres import PostgresStore
     store = PostgresStore(PostgresSettings(postgres_url, 2, 2.0, 5.0)).open()
     store.replace("alice", "things", 7, {})
@@ -337,6 +339,7 @@ def test_readiness_checks_the_data_directory(build_app):
 
 def _postgres_plan(postgres_url, query, count: bool = False):
     from hipflask.postgres import PostgresSettings
+
     from store import postgres_sql
     from store.postgres import PostgresStore
     store = PostgresStore(PostgresSettings(postgres_url, 2, 2.0, 5.0)).open()

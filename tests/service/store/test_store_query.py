@@ -3,6 +3,7 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from hipflask.errors import HipflaskError
+
 from store.query import Filter, Query, next_page, parse
 
 

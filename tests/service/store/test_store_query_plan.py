@@ -3,8 +3,7 @@ PostgreSQL's indexes are pinned in test_store_db.py)."""
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from store import query as list_query
-from store import sqlite_query
+from store import query as list_query, sqlite_query
 
 
 def plan(store, query_string):
