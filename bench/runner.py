@@ -198,7 +198,7 @@ class Bench:
         return result
 
     def run(self, plan: list[Scenario]) -> None:
-        self.info["load"] = "load average {:.1f} at the start".format(os.getloadavg()[0])
+        self.info["load"] = f"load average {os.getloadavg()[0]:.1f} at the start"
         self.sampler.start()
         self.prepare(plan)
         active = [s for s in plan if s.family not in self.skipped]
@@ -229,7 +229,7 @@ class Bench:
                 figure = f"{result.mbps:9.1f} MB/s" if scenario.file_scenario else f"{result.rps:9.0f} req/s"
                 log(f"  {scenario.name:<38} {figure}  p99 {result.p99_ms:8.2f} ms  errors {result.errors}"
                     + (f" ({result.detail})" if result.detail else ""))
-        self.info["load"] += ", {:.1f} at the end of the runs".format(os.getloadavg()[0])
+        self.info["load"] += f", {os.getloadavg()[0]:.1f} at the end of the runs"
         if any(s.marker for s in active):
             self.verify_store_writes()
         if self.args.profile:

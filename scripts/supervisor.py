@@ -27,9 +27,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 FIRST_DELAY = 0.5
 MAX_DELAY = 15.0

@@ -16,8 +16,8 @@ body whatever the cause; a valid token with too small a scope answers 403 `insuf
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from flask import Flask, Response, current_app, request
 
@@ -101,7 +101,7 @@ class Policy:
         self.user_header_key = environ_key(user_header)
 
     @classmethod
-    def from_env(cls, env: Env, user_header: str) -> "Policy":
+    def from_env(cls, env: Env, user_header: str) -> Policy:
         mode = env.choice("AUTH_MODE", "uid", ("uid", "token"))
         keyring = Keyring.from_env(env)
         if mode == "token" and not keyring.keys:

@@ -11,8 +11,8 @@ import base64
 import functools
 import hashlib
 import time
+from collections.abc import Callable, Iterable
 from email.utils import formatdate
-from typing import Callable, Iterable
 
 from flask import current_app, json, make_response, request
 from prometheus_client import Counter

@@ -12,10 +12,10 @@ import re
 import socket
 import sqlite3
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Mapping
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
@@ -165,7 +165,7 @@ class Settings:
     max_json_depth: int
 
     @classmethod
-    def from_env(cls, service: str, env: Env) -> "Settings":
+    def from_env(cls, service: str, env: Env) -> Settings:
         log_level = env.str("LOG_LEVEL", "INFO")
         if not isinstance(logging.getLevelName(log_level), int):
             raise ConfigError(f"LOG_LEVEL: expected a Python logging level name (DEBUG, INFO, ...), got {log_level!r}")

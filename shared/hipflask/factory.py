@@ -1,8 +1,8 @@
 """The one app factory every hipflask service is built with."""
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Callable, Mapping
 
 from flask import Blueprint, Flask
 

@@ -8,7 +8,8 @@ so re-encoding it or merging it into a stored value cannot recurse too deep eith
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from hipflask.errors import HipflaskError
 

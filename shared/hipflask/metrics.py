@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import (

@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 from hipflask.config import ConfigError, Env
 from hipflask.postgres import PostgresSettings, settings_from_env

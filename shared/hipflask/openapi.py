@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from flask import Blueprint, Flask, current_app, jsonify
 

@@ -7,7 +7,7 @@ service's process group (the group gunicorn's master leads), with the standard n
 from __future__ import annotations
 
 import os
-from typing import Iterable
+from collections.abc import Iterable
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 

@@ -17,8 +17,8 @@ import threading
 import time
 import urllib.parse
 from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 from hipflask.config import ConfigError
 from hipflask.storage_errors import is_no_space

@@ -124,7 +124,7 @@ class Keyring:
         self._verified: dict[str, Claims] = {}
 
     @classmethod
-    def from_env(cls, env: Env) -> "Keyring":
+    def from_env(cls, env: Env) -> Keyring:
         keys = []
         shared = env.secret("AUTH_KEYS")
         if shared is not None:

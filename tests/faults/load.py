@@ -44,7 +44,7 @@ class WriteLoad:
         self.threads = [threading.Thread(target=self.writer, args=(family, n), daemon=True)
                         for family in FAMILIES for n in range(threads_per_family)]
 
-    def __enter__(self) -> "WriteLoad":
+    def __enter__(self) -> WriteLoad:
         for thread in self.threads:
             thread.start()
         return self

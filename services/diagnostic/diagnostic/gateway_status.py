@@ -7,7 +7,7 @@ needs no exporter process or image.
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 import requests
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily

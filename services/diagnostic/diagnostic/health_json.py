@@ -9,7 +9,7 @@ replica's host name as `componentId`.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from diagnostic.checks import Result, by_service
 
@@ -18,7 +18,7 @@ _EXTRA = ("version", "uptime_seconds", "restarts")
 
 
 def _time(at: float) -> str:
-    return datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _volume_free(result: Result) -> int | None:

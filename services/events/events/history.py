@@ -3,7 +3,7 @@ the events it missed (XRANGE after that id, exclusive, page by page)."""
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 import redis
 

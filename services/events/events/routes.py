@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import queue
-from typing import Iterator
+from collections.abc import Iterator
 
 import redis
 from flask import Blueprint, Response, request

@@ -26,7 +26,7 @@ class Filters:
     path_prefix: str | None = None
 
     @classmethod
-    def parse(cls, args) -> "Filters":
+    def parse(cls, args) -> Filters:
         """The filters of a query string; 400 for an unknown parameter or family."""
         unknown = sorted(set(args) - PARAMETERS)
         if unknown:

@@ -22,7 +22,7 @@ from fs.temporaries import Incoming
 class FileStore(Protocol):
     max_size: int
 
-    def scoped(self, namespace: str) -> "FileStore":
+    def scoped(self, namespace: str) -> FileStore:
         """This store seen by one namespace (token mode): its own files and partitions only."""
 
     def incoming(self) -> Incoming:

@@ -6,8 +6,8 @@ import contextlib
 import errno
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from fs.errors import Conflict, NotFound
 from fs.paths import BadPath

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 
@@ -41,7 +41,7 @@ class Entry:
 
     @property
     def modified_iso(self) -> str:
-        return datetime.fromtimestamp(self.modified, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+        return datetime.fromtimestamp(self.modified, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
     def as_json(self) -> dict:
         return {"name": self.name, "size": self.size, "modified": self.modified_iso, "sha256": self.sha256}

@@ -12,7 +12,7 @@ FS_ACCEL_REDIRECT=false the service sends the file itself.
 from __future__ import annotations
 
 import contextlib
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, make_response, render_template, request, send_file

@@ -25,9 +25,10 @@ import mimetypes
 import secrets
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO
 
 import boto3
 import botocore.exceptions
@@ -108,7 +109,7 @@ class S3Store:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def scoped(self, namespace: str) -> "S3Store":
+    def scoped(self, namespace: str) -> S3Store:
         """This store seen by one namespace (token mode): its files and partitions live under
         `<prefix>namespaces/<namespace>/` and nothing outside it is reachable."""
         view = copy.copy(self)

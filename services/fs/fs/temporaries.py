@@ -11,8 +11,9 @@ import hashlib
 import os
 import secrets
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from hipflask.storage_errors import NO_SPACE_ERRNOS
 
@@ -114,7 +115,7 @@ class Incoming:
         """The multipart parser rewinds a finished part; the bytes are never read back here."""
         return 0
 
-    def copy_from(self, stream: BinaryIO) -> "Incoming":
+    def copy_from(self, stream: BinaryIO) -> Incoming:
         while chunk := stream.read(CHUNK_SIZE):
             self.write(chunk)
         return self
@@ -145,7 +146,7 @@ class Incoming:
 
     close = discard
 
-    def __enter__(self) -> "Incoming":
+    def __enter__(self) -> Incoming:
         return self
 
     def __exit__(self, *exc_info) -> None:

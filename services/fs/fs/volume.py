@@ -63,7 +63,7 @@ class Volume:
     def xattrs(self, value: bool) -> None:
         self.checksums.xattrs = value
 
-    def scoped(self, namespace: str) -> "Volume":
+    def scoped(self, namespace: str) -> Volume:
         """This volume seen by one namespace (token mode): its files and partitions live under
         `namespaces/<namespace>/` and nothing outside it is reachable. Temporaries are shared."""
         view = copy.copy(self)

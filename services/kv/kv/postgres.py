@@ -15,7 +15,7 @@ second waits, then sees the first one's ETag, so exactly one wins even when the 
 from __future__ import annotations
 
 import os
-from typing import Collection, Iterable
+from collections.abc import Collection, Iterable
 
 from hipflask import json_depth
 from hipflask.clock import now_ms
@@ -79,7 +79,7 @@ class PostgresKV(KVStorage):
         self.max_json_depth = max_json_depth
         self.database = Postgres(settings, "kv", MIGRATIONS)
 
-    def open(self) -> "PostgresKV":
+    def open(self) -> PostgresKV:
         self.database.open()
         return self
 

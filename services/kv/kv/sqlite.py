@@ -9,8 +9,8 @@ from __future__ import annotations
 import functools
 import os
 import sqlite3
+from collections.abc import Collection
 from pathlib import Path
-from typing import Collection
 
 from hipflask import json_depth
 from hipflask.clock import now_ms

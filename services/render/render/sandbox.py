@@ -27,8 +27,9 @@ import string
 import threading
 import time
 import types
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from jinja2 import Undefined, nodes, pass_context, pass_eval_context
 from jinja2.compiler import CodeGenerator

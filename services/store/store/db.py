@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Callable, Collection
 
 from hipflask.clock import now_ms
 from hipflask.conditional import PreconditionFailed

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 import psycopg
 
@@ -42,7 +42,7 @@ class PostgresStore(StoreStorage):
     def __init__(self, settings: PostgresSettings):
         self.database = Postgres(settings, "store", sql.MIGRATIONS)
 
-    def open(self) -> "PostgresStore":
+    def open(self) -> PostgresStore:
         self.database.open()
         return self
 

@@ -40,8 +40,8 @@ the parameter), so a query hipflask does not understand never looks like an empt
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from werkzeug.datastructures import MultiDict
 

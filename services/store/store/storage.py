@@ -25,7 +25,7 @@ The contract every caller relies on:
 """
 from __future__ import annotations
 
-from typing import Callable, Collection
+from collections.abc import Callable, Collection
 
 from hipflask.state import state
 
