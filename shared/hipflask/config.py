@@ -35,19 +35,6 @@ class Env:
         value = self.environ.get(name)
         return None if value is None or value.strip() == "" else value.strip()
 
-    def secret(self, name: str) -> str | None:
-        """A secret: the value of `name`, or the contents of the file named by `<name>_FILE`
-        (a Docker secret), stripped of surrounding white space; None when neither is set."""
-        value = self.raw(name)
-        path = self.raw(f"{name}_FILE")
-        if value is not None or path is None:
-            return value
-        try:
-            with open(path, encoding="utf-8") as handle:
-                return handle.read().strip() or None
-        except OSError as exc:
-            raise ConfigError(f"{name}_FILE: cannot read {path}: {exc.strerror}") from None
-
     def str(self, name: str, default: str) -> str:
         value = self.raw(name)
         return default if value is None else value

@@ -65,7 +65,8 @@ def json_body(required_type: type | None = None) -> Any:
         except ValueError:  # JSONDecodeError and UnicodeDecodeError
             raise HipflaskError(400, "bad_json", "the body is not valid JSON") from None
     if required_type is not None and not isinstance(value, required_type):
-        raise HipflaskError(400, "bad_json", f"the JSON body must be a{'n object' if required_type is dict else ' ' + required_type.__name__}")
+        kind = "an object" if required_type is dict else "a " + required_type.__name__
+        raise HipflaskError(400, "bad_json", f"the JSON body must be {kind}")
     return value
 
 

@@ -3,8 +3,9 @@
 `NoSpace` is raised by storage code that checks for it (fs's temporary files); any other write
 that fails for want of space (an OSError ENOSPC or EDQUOT, SQLite's SQLITE_FULL "database or
 disk is full", or SQLITE_IOERR_SHMSIZE when there is no room for a WAL's shared-memory file)
-reaches the error handlers as it was raised and is mapped here, once, by `as_no_space`. The write that failed left nothing behind (SQLite rolls the transaction back; file
-writes go to a temporary file first), and writes work again as soon as space is freed.
+reaches the error handlers as it was raised and is mapped here, once, by `as_no_space`. The write
+that failed left nothing behind (SQLite rolls the transaction back; file writes go to a temporary
+file first), and writes work again as soon as space is freed.
 """
 from __future__ import annotations
 

@@ -175,7 +175,8 @@ class Keyring:
             raise InvalidToken(f"malformed token ({type(exc).__name__})") from None
         candidates = self._candidates(header)
         if not candidates:
-            raise InvalidToken(f"no key for alg {str(header.get('alg'))[:16]!r} and kid {str(header.get('kid'))[:64]!r}")
+            alg, kid = str(header.get("alg"))[:16], str(header.get("kid"))[:64]
+            raise InvalidToken(f"no key for alg {alg!r} and kid {kid!r}")
         failure = "no key verified the token"
         for key in candidates:
             try:

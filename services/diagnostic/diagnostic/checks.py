@@ -3,8 +3,10 @@
 DIAGNOSTIC_TARGETS names the services to check as `name=url` pairs (comma separated); each
 target's host is resolved and every address it has (every replica, under compose's DNS) gets its
 `/_hipflask/ready` fetched over a pooled HTTP connection. Redis is pinged through
-the backplane. Results are reused for DIAGNOSTIC_CACHE_SECONDS. The diagnostic service answers for itself without a request. A service whose volume (its
-DATA_DIR, reported by its readiness) has less than DISK_MIN_FREE bytes free fails its check. A check that does not answer within DIAGNOSTIC_TIMEOUT seconds fails.
+the backplane. Results are reused for DIAGNOSTIC_CACHE_SECONDS. The diagnostic service answers
+for itself without a request. A service whose volume (its DATA_DIR, reported by its readiness)
+has less than DISK_MIN_FREE bytes free fails its check. A check that does not answer within
+DIAGNOSTIC_TIMEOUT seconds fails.
 """
 from __future__ import annotations
 

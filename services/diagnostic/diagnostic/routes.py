@@ -198,7 +198,8 @@ def mint_token():
 
     :form sub: the namespace of the new token (default: the namespace the request acts on)
     :form scope: ``read`` (default) or ``write``
-    :form ttl: its lifetime (``3600``, ``15m``, ``12h``, ``30d``; default ``1h``), capped by the admin token's own expiry
+    :form ttl: its lifetime (``3600``, ``15m``, ``12h``, ``30d``; default ``1h``), capped by the admin
+        token's own expiry
     :reqheader Authorization: ``Bearer <admin token>``
     :statuscode 201: ``{"token", "sub", "scope", "exp"}``
     :statuscode 400: a bad scope or ttl

@@ -1,8 +1,9 @@
 """The fs volume: the files of `/fs/<path>` and of the uploader's partitions, stored safely.
 
 Layout under the data dir: `files/<path>` for `/fs`, `uploads/<partition>/<name>` for the
-uploader (in token mode both under `namespaces/<namespace>/`, see `Volume.scoped`), `.tmp/` for uploads in flight (on the same file system, so a rename is atomic) and
-`.meta/` for sha256 sidecars when the file system has no extended attributes.
+uploader (in token mode both under `namespaces/<namespace>/`, see `Volume.scoped`), `.tmp/` for
+uploads in flight (on the same file system, so a rename is atomic) and `.meta/` for sha256 sidecars
+when the file system has no extended attributes.
 
 The contract:
 - A write streams into a temporary file (`Incoming`) while its sha256 is computed; the file is

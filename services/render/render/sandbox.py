@@ -115,7 +115,7 @@ class _CheckedConcatGenerator(CodeGenerator):
 
 
 def _json_escape(match: re.Match) -> str:
-    return "\\u%04x" % ord(match.group())
+    return f"\\u{ord(match.group()):04x}"
 
 
 def json_string_content(text: str) -> str:
@@ -153,7 +153,8 @@ class SafeEnvironment(ImmutableSandboxedEnvironment):
         self.limits = limits
         self.globals["range"] = self._range
         self.globals["lipsum"] = self._lipsum
-        self._originals = {name: self.filters[name] for name in ("center", "indent", "format", "replace", "join", "batch")}
+        self._originals = {name: self.filters[name]
+                           for name in ("center", "indent", "format", "replace", "join", "batch")}
         self.filters.update({
             LOOP_GUARD: _loop_guard,
             "center": self._center,

@@ -49,8 +49,8 @@ class Page(NamedTuple):
 
 def check_name(name: str) -> str:
     if not _NAME.fullmatch(name):
-        raise HipflaskError(400, "bad_store_name",
-                            "a store name is 1 to 128 letters, digits, '_', '.' or '-', starting with a letter or digit")
+        raise HipflaskError(400, "bad_store_name", "a store name is 1 to 128 letters, digits, '_', '.' or '-', "
+                                                   "starting with a letter or digit")
     return name
 
 

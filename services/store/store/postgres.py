@@ -76,7 +76,8 @@ class PostgresStore(StoreStorage):
                 finally:
                     connection.execute("ROLLBACK")
         except psycopg.errors.InvalidRegularExpression as exc:  # Python's re took it, PostgreSQL's does not
-            raise bad_query(f"_like: PostgreSQL cannot run this regular expression ({exc.diag.message_primary})") from None
+            raise bad_query(
+                f"_like: PostgreSQL cannot run this regular expression ({exc.diag.message_primary})") from None
 
     @staticmethod
     def _list(connection: psycopg.Connection, namespace: str, store: str, query: Query,

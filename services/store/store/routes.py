@@ -80,10 +80,12 @@ def list_items(name):
     :query _sort: ``a,-b`` sorts by ``a`` ascending then ``b`` descending (``_order=asc,desc`` also works)
     :query _since: only items updated after this time (epoch milliseconds)
     :query q: items with a string value (nested too) containing this text, ignoring case
-    :query _embed: ``comments`` adds each item's ``comments`` (the items of store comments whose ``<singular>Id`` is its id)
+    :query _embed: ``comments`` adds each item's ``comments`` (the items of store comments whose
+        ``<singular>Id`` is its id)
     :query _expand: ``post`` adds each item's ``post`` (the item of store posts named by ``postId``)
     :query field: ``field=value`` keeps items whose field equals the value (dotted paths reach nested fields);
-        also ``field_gte``, ``_lte``, ``_ne``, ``_like`` (regular expression) and ``field:eq|ne|lt|lte|gt|gte|in|contains|startsWith|endsWith``
+        also ``field_gte``, ``_lte``, ``_ne``, ``_like`` (regular expression) and
+        ``field:eq|ne|lt|lte|gt|gte|in|contains|startsWith|endsWith``
     :query callback: optional JSONP callback
     :reqheader If-None-Match: the list's ETag; ``304`` when the list has not changed
     :resheader ETag: the list's version for this query
