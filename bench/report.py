@@ -69,7 +69,8 @@ class Report:
         return base / mine if mine and base else None
 
     def table(self) -> str:
-        rows = ["| scenario | median (min–max) | p50 ms | p99 ms | errors | ratio | vs | stack CPU µs/req | CPU ratio |",
+        rows = ["| scenario | median (min–max) | p50 ms | p99 ms | errors | ratio | vs | stack CPU µs/req "
+                "| CPU ratio |",
                 "|---|---:|---:|---:|---:|---:|---|---:|---:|"]
         for scenario in self.plan:
             measures = self.bench.results.get(scenario.name)
@@ -80,7 +81,8 @@ class Report:
             unit = "MB/s" if scenario.file_scenario else "req/s"
             values = [m.mbps if scenario.file_scenario else m.rps for m in measures]
             fmt = "{:.0f}" if unit == "req/s" or max(values) >= 100 else "{:.1f}"
-            figure = f"{fmt.format(statistics.median(values))} {unit} ({fmt.format(min(values))}–{fmt.format(max(values))})"
+            low, high = fmt.format(min(values)), fmt.format(max(values))
+            figure = f"{fmt.format(statistics.median(values))} {unit} ({low}–{high})"
             errors = sum(m.errors for m in measures)
             ratio = self.ratio(scenario)
             if scenario.kind == "upload":
@@ -92,7 +94,7 @@ class Report:
                         f"{statistics.median(m.p99_ms for m in measures):.2f} | {errors} | "
                         f"{'' if ratio is None else f'{ratio:.2f}'} | "
                         f"{'' if not scenario.ceiling else scenario.ceiling.removeprefix('ceiling: ')} | "
-                        f"{self.cell(self.stack_cpu(scenario.name) if not scenario.file_scenario else None, '{:.0f}')} | "
+                        f"{self.cell(None if scenario.file_scenario else self.stack_cpu(scenario.name), '{:.0f}')} | "
                         f"{self.cell(self.cpu_ratio(scenario), '{:.2f}')} |")
         return "\n".join(rows)
 
@@ -124,7 +126,7 @@ class Report:
             measures = self.bench.results.get(scenario.name)
             if not measures or scenario.kind != "wrk" or scenario.file_scenario:
                 continue
-            def cell(name):
+            def cell(name, measures=measures):
                 values = [m.cpu_us[name] for m in measures if name in m.cpu_us]
                 return f"{statistics.median(values):.0f}" if values else ""
             service = scenario.service if scenario.service != "gateway" else None
@@ -198,8 +200,8 @@ class Report:
         env = self.bench.args.set or []
         gunicorn = (f"WORKERS={os.environ.get('WORKERS', '2')}, THREADS={os.environ.get('THREADS', '4')}, "
                     f"gthread" + (f"; overrides: {', '.join(env)}" if env else ""))
-        return (f"{a.runs} runs x {a.duration:g} s per scenario (interleaved), warm-up {a.warmup:g} s; wrk -t {a.threads} "
-                f"-c {a.connections} (downloads -c 4); {gunicorn}; gateway access log "
+        return (f"{a.runs} runs x {a.duration:g} s per scenario (interleaved), warm-up {a.warmup:g} s; "
+                f"wrk -t {a.threads} -c {a.connections} (downloads -c 4); {gunicorn}; gateway access log "
                 f"{'on' if a.access_log else 'off'}; stack: {self.bench.target.kind} ({self.bench.target.url}); "
                 f"{self.bench.info.get('load', '')}")
 
@@ -214,8 +216,8 @@ class Report:
                  "successes). Ratios are the median over the runs of each run's figure over its ceiling's in "
                  "the same run. Request scenarios: ratio to the bare-Flask ceiling's req/s; CPU ratio: the "
                  "ceiling's CPU per request over the scenario's, for the whole stack (gateway, services, Redis; "
-                 "not wrk) from /proc, a steadier estimate than req/s when other work shares the machine; downloads: to "
-                 "nginx serving the same size from the static folder on the same disk; uploads: to `dd "
+                 "not wrk) from /proc, a steadier estimate than req/s when other work shares the machine; "
+                 "downloads: to nginx serving the same size from the static folder on the same disk; uploads: to `dd "
                  "conv=fsync` on the fs data disk" + (f" ({self.bench.info['dd']})" if "dd" in self.bench.info else "")
                  + ". Upload rows add the fs service's memory growth during the upload (peak RSS minus the RSS "
                  "before it, sampled every 20 ms).", "",

@@ -94,7 +94,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.scale:
         args.compose = True
     if args.postgres and (args.compose or os.environ.get("HIPFLASK_URL")):
-        p.error("--postgres runs the native stack on the bench's own PostgreSQL; not with --compose, --scale or HIPFLASK_URL")
+        p.error("--postgres runs the native stack on the bench's own PostgreSQL; "
+                "not with --compose, --scale or HIPFLASK_URL")
     if args.write is None:
         args.write = not (args.quick or args.only or args.set)
     return args

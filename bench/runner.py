@@ -78,7 +78,8 @@ class Bench:
 
     def seed_store(self) -> None:
         url = self.target.url
-        status, _, body = http_request(f"{url}/store/bench_item", "POST", STORE_BODY, {"Content-Type": "application/json"})
+        status, _, body = http_request(f"{url}/store/bench_item", "POST", STORE_BODY,
+                                       {"Content-Type": "application/json"})
         if status != 200:
             self.skipped["store"] = f"seeding POST /store/bench_item answered {status} {body[:200]!r}"
             return
@@ -123,11 +124,12 @@ class Bench:
             env["BENCH_MARKER"] = f"{self.run_marker}-{self.wrk_runs}"  # wrk's counters restart each run
         if ids_file is not None:
             env["BENCH_IDS_FILE"] = str(ids_file)
-        argv = ["wrk", "-t", str(self.args.threads), "-c", str(scenario.connections), "-d", f"{max(1, round(duration))}s",
+        argv = ["wrk", "-t", str(self.args.threads), "-c", str(scenario.connections),
+                "-d", f"{max(1, round(duration))}s",
                 "--timeout", "30s" if scenario.file_scenario else "10s", "-s", str(WRK_SCRIPT),
                 self.target.url + path]
         out = subprocess.run(argv, env=env, capture_output=True, text=True)
-        line = next((l for l in out.stdout.splitlines() if l.startswith("BENCH-JSON ")), None)
+        line = next((entry for entry in out.stdout.splitlines() if entry.startswith("BENCH-JSON ")), None)
         if out.returncode != 0 or line is None:
             raise RuntimeError(f"wrk failed ({out.returncode}): {out.stdout[-500:]} {out.stderr[-500:]}")
         data = json.loads(line[len("BENCH-JSON "):])

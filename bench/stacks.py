@@ -139,7 +139,8 @@ class NativeStack(Target):
         self.log_path = self.var / "stack.log"
 
     def start(self) -> None:
-        log(f"starting the native stack at {self.url} (var {self.var}, services on {self.base}..{self.base + len(SERVICES) - 1})")
+        last = self.base + len(SERVICES) - 1
+        log(f"starting the native stack at {self.url} (var {self.var}, services on {self.base}..{last})")
         with open(self.log_path, "ab") as out:
             self.stack = subprocess.Popen(
                 [sys.executable, str(ROOT / "scripts" / "stack.py"), "run", "--port", str(self.port),

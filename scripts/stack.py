@@ -201,7 +201,8 @@ class Stack:
             holder = lock.read().strip() or "unknown"
             lock.close()
             return f"stack: a stack is already running for {self.var} (pid {holder})"
-        taken = [f"stack: port {port} is taken ({what})" for what, host, port in self.ports() if not port_free(host, port)]
+        taken = [f"stack: port {port} is taken ({what})"
+                 for what, host, port in self.ports() if not port_free(host, port)]
         if taken:
             lock.close()
             return "\n".join(taken)

@@ -78,15 +78,16 @@ class NativeStack(Stack):
         self.log = open(self.var / "stack.log", "wb")
         self.static = self.var / "static"
         self.static.mkdir()
-        self.base_port, self.redis_port = free_port_run(len(SERVICES) + 2), free_port()  # services, bench, gateway status
+        # the services, the bench and the gateway's status port
+        self.base_port, self.redis_port = free_port_run(len(SERVICES) + 2), free_port()
         self.process = subprocess.Popen(self.command(), env=self.process_env(), stdout=self.log,
                                         stderr=subprocess.STDOUT)
         try:
             self.wait_healthy()
-        except AssertionError:
+        except AssertionError as exc:
             log = (self.var / "stack.log").read_text()[-4000:]
             self.__exit__()
-            raise AssertionError(f"native stack did not start:\n{log}")
+            raise AssertionError(f"native stack did not start:\n{log}") from exc
         return self
 
     def command(self, var: Path | None = None) -> list[str]:
@@ -188,10 +189,10 @@ class ComposeStack(Stack):
         try:
             self.run("up", "-d", "--build", "--wait")
             self.wait_healthy()
-        except AssertionError:
+        except AssertionError as exc:
             logs = self.run("logs", "--no-color", "--tail", "60", check=False).stdout
             self.__exit__()
-            raise AssertionError(f"compose stack did not start:\n{logs[-6000:]}")
+            raise AssertionError(f"compose stack did not start:\n{logs[-6000:]}") from exc
         return self
 
     def __exit__(self, *exc):
@@ -249,7 +250,8 @@ class ComposeStack(Stack):
 
     def container_get(self, container: str, path: str) -> str:
         """GET `path` on a container's own port (routes the gateway does not serve)."""
-        code = f"import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8000{path}', timeout=5).read().decode())"
+        code = ("import urllib.request; "
+                f"print(urllib.request.urlopen('http://127.0.0.1:8000{path}', timeout=5).read().decode())")
         result = subprocess.run(["docker", "exec", container, "python", "-c", code], capture_output=True, text=True,
                                 timeout=60)
         assert result.returncode == 0, result.stderr

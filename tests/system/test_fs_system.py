@@ -188,7 +188,8 @@ def test_uploader_racing_uploads_of_one_name_store_exactly_one(gateway, unique):
     statuses = []
 
     def upload(number):
-        statuses.append(requests.post(f"{gateway}/{unique}", files={"file": ("race.txt", f"{number}".encode())}).status_code)
+        answer = requests.post(f"{gateway}/{unique}", files={"file": ("race.txt", f"{number}".encode())})
+        statuses.append(answer.status_code)
 
     threads = [threading.Thread(target=upload, args=(n,)) for n in range(8)]
     for thread in threads:

@@ -38,7 +38,8 @@ def test_gateway_and_service_log_the_same_request_id_as_json(stack, gateway):
                      if entry.get("request_id") == request_id), None)
 
     access = wait_until(gateway_line, 30, "the gateway's JSON access line")
-    assert (access["status"], access["method"], access["family"], access["service"]) == (500, "GET", "diagnostic", "gateway")
+    assert ((access["status"], access["method"], access["family"], access["service"])
+            == (500, "GET", "diagnostic", "gateway"))
     logged = wait_until(service_line, 30, "the diagnostic service's JSON error line")
     assert (logged["eid"], logged["level"], logged["service"], logged["route"]) == \
         (eid, "ERROR", "diagnostic", "/diagnostic/fail")

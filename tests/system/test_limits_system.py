@@ -50,7 +50,8 @@ def test_a_header_of_8000_bytes_reaches_the_service(gateway):
     assert_service_answered(*raw_get(gateway, "/kv/missing-limits", f"X-Big: {'b' * 8_000}\r\n"))
 
 
-@pytest.mark.parametrize("lines", [f"X-Big: {'b' * 9_000}\r\n", "".join(f"X-Extra-{i}: {'v' * 40}\r\n" for i in range(2_000))],
+@pytest.mark.parametrize("lines", [f"X-Big: {'b' * 9_000}\r\n",
+                                   "".join(f"X-Extra-{i}: {'v' * 40}\r\n" for i in range(2_000))],
                          ids=["one-header-over-8k", "headers-over-32k"])
 def test_headers_over_the_gateway_limit_get_a_json_431(gateway, lines):
     status, headers, body = raw_get(gateway, "/kv/missing-limits", lines)

@@ -84,7 +84,8 @@ def test_native_start_status_stop(tmp_path):
         status = run("make", "status", f"PORT={port}")
         assert status.returncode == 0, status.stdout
         for service in ("diagnostic", "store", "kv", "fs", "render", "redis"):
-            assert any(line.startswith(service) and " ok " in line for line in status.stdout.splitlines()), status.stdout
+            lines = status.stdout.splitlines()
+            assert any(line.startswith(service) and " ok " in line for line in lines), status.stdout
         assert (tmp_path / "var" / "run" / "stack.pid").exists()
     finally:
         stopped = run(PY, str(ROOT / "scripts" / "stack.py"), "stop", "--var", str(tmp_path / "var"))

@@ -164,7 +164,7 @@ def test_the_access_log_never_holds_an_access_token(token_stack):
     value = token("alice", "read")
     marker = unique("m")
     requests.get(f"{token_stack.url}/store", params={"marker": marker, "access_token": value})
-    line = wait_until(lambda: next((l for l in token_stack.gateway_log().splitlines() if marker in l), None),
+    line = wait_until(lambda: next((row for row in token_stack.gateway_log().splitlines() if marker in row), None),
                       20, "the request in the gateway's access log")
     assert "access_token=[redacted]" in line and value not in token_stack.gateway_log()
 
@@ -192,7 +192,8 @@ def test_an_admin_token_mints_a_narrower_token_over_http(token_stack):
                            headers=bearer("root", "admin"))
     assert minted.status_code == 201
     value = minted.json()["token"]
-    answer = requests.post(f"{token_stack.url}/store/{unique('s')}", json={}, headers={"Authorization": f"Bearer {value}"})
+    answer = requests.post(f"{token_stack.url}/store/{unique('s')}", json={},
+                           headers={"Authorization": f"Bearer {value}"})
     assert answer.status_code == 200
 
 
@@ -219,7 +220,7 @@ def logged_address(running, address: str) -> str:
     address the gateway logged (a LOG_FORMAT=json line's `remote` is put in front)."""
     marker = unique("m")
     requests.get(f"{running.url}/diagnostic?{marker}", headers={"X-Forwarded-For": address})
-    line = wait_until(lambda: next((l for l in running.gateway_log().splitlines() if marker in l), None),
+    line = wait_until(lambda: next((row for row in running.gateway_log().splitlines() if marker in row), None),
                       20, "the request in the gateway's access log")
     text = line.split("| ", 1)[-1]
     if text.startswith("{"):

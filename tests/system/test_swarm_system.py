@@ -53,7 +53,8 @@ class Swarm:
     def remove_volumes(self) -> None:
         """The stack's volumes (swarm.sh down keeps them, as data): the tests leave nothing behind."""
         def removed():
-            names = self.docker("volume", "ls", "-q", "--filter", f"label=com.docker.stack.namespace={self.name}").split()
+            stack_label = f"label=com.docker.stack.namespace={self.name}"
+            names = self.docker("volume", "ls", "-q", "--filter", stack_label).split()
             if names:
                 subprocess.run(["docker", "volume", "rm", *names], capture_output=True, timeout=60)
             return not names
@@ -96,7 +97,7 @@ def test_scaled_services_keep_every_acknowledged_write(swarm):
 
     def writer():
         session = requests.Session()
-        for number in range(25):
+        for _ in range(25):
             tag = uuid.uuid4().hex
             stored = session.post(f"{swarm.url}/store/{name}", json={"tag": tag}, timeout=30)
             kv = session.put(f"{swarm.url}/kv/{name}/{tag}", data=tag.encode(), headers={"Content-Type": "text/plain"},
@@ -198,4 +199,5 @@ def test_racing_uploads_across_fs_replicas_keep_exactly_one(swarm):
 def test_stack_rm_removes_every_service_and_network(swarm):
     swarm.script("down")
     assert swarm.services() == []
-    assert swarm.docker("network", "ls", "-q", "--filter", f"label=com.docker.stack.namespace={swarm.name}").split() == []
+    stack_label = f"label=com.docker.stack.namespace={swarm.name}"
+    assert swarm.docker("network", "ls", "-q", "--filter", stack_label).split() == []

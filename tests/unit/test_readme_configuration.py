@@ -3,8 +3,11 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-READ = re.compile(r"""env\.(?:str|int|float|size|bool|choice|raw|secret)\(\s*"([A-Z][A-Z0-9_]+)"|environ\.get\("([A-Z][A-Z0-9_]+)\"""")
-NOT_CONFIGURATION = {"RAW_URI", "REQUEST_URI", "CONTENT_LENGTH", "HTTP_TRANSFER_ENCODING", "REQUEST_METHOD", "PATH_INFO"}  # WSGI environ keys, not environment variables
+READ = re.compile(r"""env\.(?:str|int|float|size|bool|choice|raw|secret)\(\s*"([A-Z][A-Z0-9_]+)"|"""
+                  r"""environ\.get\("([A-Z][A-Z0-9_]+)\"""")
+# WSGI environ keys, not environment variables
+NOT_CONFIGURATION = {"RAW_URI", "REQUEST_URI", "CONTENT_LENGTH", "HTTP_TRANSFER_ENCODING", "REQUEST_METHOD",
+                     "PATH_INFO"}
 
 
 def configuration_table() -> str:

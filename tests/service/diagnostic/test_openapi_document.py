@@ -21,7 +21,8 @@ def shape(path):
 
 def test_every_route_of_every_service_is_in_the_document(apps):
     merged = merge([document(app) for app in apps.values()], "test")
-    documented = {(shape(path), method.upper()) for path, operations in merged["paths"].items() for method in operations}
+    documented = {(shape(path), method.upper())
+                  for path, operations in merged["paths"].items() for method in operations}
     routes = {(shape(rule.rule), method) for app in apps.values() for rule in app.url_map.iter_rules()
               if rule.endpoint != "static" and not rule.rule.startswith(INTERNAL_PREFIX)
               for method in rule.methods - {"HEAD", "OPTIONS"}}

@@ -53,7 +53,8 @@ def test_store_write_arrives_with_its_stream_id_name_and_fields(subscribe, store
     assert (data["namespace"], data["family"], data["action"], data["store"], data["id"]) == (
         "alice", "store", "add", "todos", item_id)
     assert data["value"]["title"] == "milk"
-    assert data["etag"] == store_client.get(f"/store/todos/{item_id}", headers={"Uid": "alice"}).headers["ETag"].strip('"')
+    stored = store_client.get(f"/store/todos/{item_id}", headers={"Uid": "alice"})
+    assert data["etag"] == stored.headers["ETag"].strip('"')
     assert abs(data["time"] - time.time() * 1000) < 60_000
 
 

@@ -62,8 +62,9 @@ def test_a_direct_download_honours_range(s3_direct):
 
 
 def test_the_uploader_keeps_the_first_file_of_a_name(s3_direct):
-    first = s3_direct.post("/p1", data={"file": (io.BytesIO(b"first"), "same.txt")}, headers={"Accept": "application/json"})
-    second = s3_direct.post("/p1", data={"file": (io.BytesIO(b"second"), "same.txt")}, headers={"Accept": "application/json"})
+    accept = {"Accept": "application/json"}
+    first = s3_direct.post("/p1", data={"file": (io.BytesIO(b"first"), "same.txt")}, headers=accept)
+    second = s3_direct.post("/p1", data={"file": (io.BytesIO(b"second"), "same.txt")}, headers=accept)
     assert (first.status_code, second.status_code) == (200, 409)
     assert s3_direct.get("/p1/same.txt").get_data() == b"first"
 

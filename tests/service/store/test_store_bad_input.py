@@ -98,7 +98,8 @@ def test_a_body_under_the_limit_is_stored(build_app):
 
 @pytest.mark.parametrize("query", ["_limit=x", "_limit=-1", "_offset=1.5", "_page=0", "_since=yesterday",
                                    "_sort=a-b", "_sort=a,,b..c", "_order=up&_sort=a", "_sort=a,b&_order=asc,desc,asc",
-                                   "a-b=1", "a..b=1", "_unknown=1", "_embedded=x", "views:between=1", "title_like=(", "views_gte="])
+                                   "a-b=1", "a..b=1", "_unknown=1", "_embedded=x", "views:between=1", "title_like=(",
+                                   "views_gte="])
 def test_a_bad_list_parameter_is_400(client, query):
     assert_error(client.get(f"/store/things?{query}"), 400, "bad_query")
 
