@@ -106,4 +106,4 @@ class WholeBodyMiddleware:
 
 
 def init_app(app: Flask) -> None:
-    app.wsgi_app = WholeBodyMiddleware(app.wsgi_app)
+    app.wsgi_app = WholeBodyMiddleware(app.wsgi_app)  # type: ignore[method-assign]

@@ -5,6 +5,7 @@ ConfigError naming the variable, which stops the service before it serves anythi
 """
 from __future__ import annotations
 
+import builtins
 import logging
 import math
 import os
@@ -26,7 +27,10 @@ class ConfigError(ValueError):
 
 
 class Env:
-    """Typed reads of environment variables; every failure names the variable."""
+    """Typed reads of environment variables; every failure names the variable.
+
+    The methods are named after the types they return, so the annotations below `str` and `int` name
+    those types as `builtins.str` and `builtins.int`."""
 
     def __init__(self, environ: Mapping[str, str] | None = None):
         self.environ = os.environ if environ is None else environ
@@ -39,7 +43,7 @@ class Env:
         value = self.raw(name)
         return default if value is None else value
 
-    def secret(self, name: str) -> str | None:
+    def secret(self, name: builtins.str) -> builtins.str | None:
         """A secret from NAME, or read from the file NAME_FILE names (a Docker secret); never both."""
         value, path = self.raw(name), self.raw(f"{name}_FILE")
         if value is not None and path is not None:
@@ -52,7 +56,7 @@ class Env:
             raise ConfigError(f"{name}_FILE: cannot read {path} ({exc.strerror})") from None
         return text or None
 
-    def int(self, name: str, default: int, minimum: int | None = None, maximum: int | None = None) -> int:
+    def int(self, name: builtins.str, default: int, minimum: int | None = None, maximum: int | None = None) -> int:
         value = self.raw(name)
         if value is None:
             return default
@@ -66,7 +70,7 @@ class Env:
             raise ConfigError(f"{name}: must be at most {maximum}, got {number}")
         return number
 
-    def float(self, name: str, default: float, minimum: float = 0.0) -> float:
+    def float(self, name: builtins.str, default: float, minimum: float = 0.0) -> float:
         value = self.raw(name)
         if value is None:
             return default
@@ -80,7 +84,7 @@ class Env:
             raise ConfigError(f"{name}: must be at least {minimum}, got {number}")
         return number
 
-    def size(self, name: str, default: str) -> int:
+    def size(self, name: builtins.str, default: builtins.str) -> builtins.int:
         """A byte count in nginx's notation: `1048576`, `512k`, `10m`, `2g`."""
         value = self.str(name, default)
         match = _SIZE.match(value)
@@ -88,7 +92,7 @@ class Env:
             raise ConfigError(f"{name}: expected a size such as 10m, 512k or 2g, got {value!r}")
         return int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
 
-    def bool(self, name: str, default: bool) -> bool:
+    def bool(self, name: builtins.str, default: bool) -> bool:
         value = self.raw(name)
         if value is None:
             return default
@@ -99,7 +103,7 @@ class Env:
             return False
         raise ConfigError(f"{name}: expected true or false, got {value!r}")
 
-    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+    def choice(self, name: builtins.str, default: builtins.str, choices: tuple[builtins.str, ...]) -> builtins.str:
         value = self.str(name, default)
         if value not in choices:
             raise ConfigError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import cast
 
 from flask import Blueprint, Flask
+from flask.json.provider import DefaultJSONProvider
 
 from hipflask import access, bodies, error_responses, health, logs, metrics, openapi, user_content
 from hipflask.config import Env, Settings
@@ -30,7 +32,7 @@ def create_app(service: str, blueprint: Blueprint | None = None, *,
     configure_logging(service, settings.log_level, log_format, settings.hostname)
 
     app = Flask(service)
-    app.json.sort_keys = False
+    cast(DefaultJSONProvider, app.json).sort_keys = False
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_size
     app.config["MAX_FORM_MEMORY_SIZE"] = settings.max_body_size
     app.extensions[EXTENSION] = AppState(settings, Backplane(settings.redis_url, settings.redis_timeout,

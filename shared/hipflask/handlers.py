@@ -17,7 +17,7 @@ log = logging.getLogger("hipflask.handlers")
 
 def load_handlers(app: Flask, folder: Path) -> list[str]:
     """Run every handler file of `folder` (sorted by name) with `app` in its globals."""
-    loaded = []
+    loaded: list[str] = []
     if not folder.is_dir():
         return loaded
     for path in sorted(folder.glob("*.py")):
@@ -25,8 +25,10 @@ def load_handlers(app: Flask, folder: Path) -> list[str]:
             continue
         name = f"hipflask_handlers.{app.name}.{path.stem}"
         spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:  # never for a .py file
+            raise ImportError(f"cannot load the handler file {path}")
         module = importlib.util.module_from_spec(spec)
-        module.app = app
+        module.__dict__["app"] = app
         sys.modules[name] = module
         spec.loader.exec_module(module)
         loaded.append(path.name)

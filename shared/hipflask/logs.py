@@ -13,6 +13,7 @@ import logging
 import re
 import sys
 import time
+from typing import Any
 
 from flask import Flask, g, has_request_context, request
 
@@ -42,7 +43,7 @@ class JsonFormatter(logging.Formatter):
         self.hostname = hostname
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, Any] = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname,
             "service": self.service,
@@ -75,13 +76,16 @@ def _namespace_or_none(namespace) -> str | None:
         return None
 
 
+class _Handler(logging.StreamHandler):
+    hipflask = True  # marks the handler configure() replaces on its next call
+
+
 def configure(service: str, level: str, log_format: str = "text", hostname: str = "") -> None:
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "hipflask", False):
             root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.hipflask = True
+    handler = _Handler(sys.stderr)
     if log_format == "json":
         formatter = JsonFormatter(service, hostname)
         handler.setFormatter(formatter)

@@ -60,7 +60,8 @@ def parse_docstring(text: str | None) -> tuple[str, str, list[tuple[str, str, st
     """(summary, description, fields) of a docstring with httpdomain fields; a field's indented
     continuation lines are joined to it."""
     lines = inspect.cleandoc(text or "").splitlines()
-    prose, fields = [], []
+    prose: list[str] = []
+    fields: list[list[str]] = []  # [kind, name, text]
     for line in lines:
         match = _FIELD.match(line)
         if match:
@@ -72,7 +73,7 @@ def parse_docstring(text: str | None) -> tuple[str, str, list[tuple[str, str, st
     paragraphs = "\n".join(prose).strip().split("\n\n")
     summary = " ".join(paragraphs[0].split()) if paragraphs[0] else ""
     description = "\n\n".join(" ".join(p.split()) for p in paragraphs[1:])
-    return summary, description, [tuple(field) for field in fields]
+    return summary, description, [(kind, name, text) for kind, name, text in fields]
 
 
 def openapi_path(rule: str) -> tuple[str, list[tuple[str, str]]]:

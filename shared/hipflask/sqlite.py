@@ -19,6 +19,7 @@ import urllib.parse
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Literal, overload
 
 from hipflask.config import ConfigError
 from hipflask.storage_errors import is_no_space
@@ -88,6 +89,12 @@ class Databases:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.005)
+
+    @overload
+    def connection(self, path: Path, create: Literal[True]) -> sqlite3.Connection: ...
+
+    @overload
+    def connection(self, path: Path, create: bool = False) -> sqlite3.Connection | None: ...
 
     def connection(self, path: Path, create: bool = False) -> sqlite3.Connection | None:
         """This thread's connection to `path`; None when the file is missing and `create` is false.

@@ -24,7 +24,7 @@ class NoSpace(HipflaskError):
         super().__init__(507, "no_space", message)
 
 
-def is_no_space(exc: BaseException) -> bool:
+def is_no_space(exc: BaseException | None) -> bool:
     """True when `exc`, or an exception it was raised from, says the volume is full."""
     seen = set()
     while exc is not None and id(exc) not in seen:

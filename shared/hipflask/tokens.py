@@ -15,12 +15,16 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from hipflask.config import ConfigError, Env
+
+if TYPE_CHECKING:
+    from jwt.algorithms import AllowedPublicKeys
 
 READ, WRITE, ADMIN = "read", "write", "admin"
 SCOPES = (READ, WRITE, ADMIN)
@@ -50,7 +54,7 @@ class Claims:
 class Key:
     kid: str | None
     algorithm: str
-    material: object  # bytes for HS256, a cryptography public key otherwise
+    material: bytes | AllowedPublicKeys  # bytes for HS256, a cryptography public key otherwise
 
 
 def parse_ttl(value: str) -> int:
@@ -63,7 +67,7 @@ def parse_ttl(value: str) -> int:
 
 def parse_shared_keys(text: str, name: str = "AUTH_KEYS") -> list[Key]:
     """`kid:secret[,kid:secret...]` as keys; ConfigError (naming the kid, never the secret) otherwise."""
-    keys = []
+    keys: list[Key] = []
     for item in (part.strip() for part in text.replace("\n", ",").split(",")):
         if not item:
             continue
@@ -106,7 +110,8 @@ def parse_public_keys(data: bytes, name: str = "AUTH_PUBLIC_KEYS_FILE") -> list[
         else:
             for block in _PEM_BLOCK.findall(data):
                 public_key = load_pem_public_key(block)
-                keys.append(Key(None, _algorithm_of(public_key), public_key))
+                algorithm = _algorithm_of(public_key)  # ValueError for a type no token can use
+                keys.append(Key(None, algorithm, cast("AllowedPublicKeys", public_key)))
     except (ValueError, KeyError, TypeError, jwt.PyJWKError) as exc:
         raise ConfigError(f"{name}: not a JWKS document or PEM public keys ({exc})") from None
     if not keys:
@@ -146,7 +151,8 @@ class Keyring:
             raise ValueError(f"scope must be one of {', '.join(SCOPES)}")
         issued = int(time.time() if now is None else now)
         claims = {"sub": subject, "scope": scope, "aud": self.audience, "iat": issued, "exp": issued + ttl_seconds}
-        return jwt.encode(claims, self.signing.material, algorithm="HS256", headers={"kid": self.signing.kid})
+        secret = cast(bytes, self.signing.material)  # the HS256 key's material is its shared secret
+        return jwt.encode(claims, secret, algorithm="HS256", headers={"kid": self.signing.kid})
 
     def _candidates(self, header: dict) -> list[Key]:
         algorithm, kid = header.get("alg"), header.get("kid")

@@ -65,7 +65,10 @@ def protect(response: Response, name: str | None = None, content_type: str | Non
     content (typed by `content_type`, else by `name`) outside INLINE_PREFIXES."""
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = USER_CONTENT_CSP
-    active = is_active_type(content_type) if content_type is not None else bool(name) and is_active_name(name)
+    if content_type is not None:
+        active = is_active_type(content_type)
+    else:
+        active = is_active_name(name) if name else False
     already = response.headers.get("Content-Disposition", "").startswith("attachment")
     if active and not already and not inline_allowed(request.path):
         response.headers["Content-Disposition"] = attachment(name or request.path.rpartition("/")[2] or "download")
