@@ -22,6 +22,7 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 import psycopg_pool
@@ -182,3 +183,11 @@ class Postgres:
         """The server answers and the schema is at its version; raises DatabaseUnavailable otherwise."""
         with self.connection() as connection:
             return connection.execute("SELECT 1").fetchone() == (1,)
+
+
+def one_row(cursor: psycopg.Cursor) -> tuple[Any, ...]:
+    """The row of a statement that always returns one (`count(*)`, an upsert's RETURNING)."""
+    row = cursor.fetchone()
+    if row is None:
+        raise RuntimeError("the statement returned no row")
+    return row

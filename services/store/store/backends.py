@@ -13,11 +13,14 @@ from hipflask.metrics import set_namespace_count, sqlite_namespace_count
 from hipflask.postgres import settings_from_env
 from hipflask.state import state
 
+from store.storage import StoreStorage
+
 
 def init_app(app: Flask, env: Env) -> None:
     """Open the store's storage (PostgreSQL when a database URL is set, else SQLite files on the
     service's data directory, with STORE_SYNC), put it on the app and register its readiness check."""
     postgres = settings_from_env(env, "store")
+    store: StoreStorage
     if postgres is not None:
         from store.postgres import PostgresStore
         store = PostgresStore(postgres).open()

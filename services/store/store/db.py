@@ -12,6 +12,7 @@ lock, and the commit is fsynced (STORE_SYNC=full) before the call returns.
 """
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import sqlite3
@@ -174,8 +175,8 @@ class Store(StoreStorage):
         connection.execute(sql.PUT, (store, item_id, encode(item), etag, created or now, now))
         return Written(item, etag, created is None)
 
-    def delete(self, namespace: str, store: str, ids: list[int], *,
-               if_match: Collection[str] | None = None) -> list[int]:
+    def delete(self, namespace: str, store: str, ids: builtins.list[int], *,
+               if_match: Collection[str] | None = None) -> builtins.list[int]:
         """Delete the items of `ids` that exist; the ids deleted, in order.
 
         With `if_match`, every listed item must exist and match, or nothing is deleted.

@@ -14,6 +14,7 @@ REPEATABLE READ snapshot, so the version, the page and the count agree.
 """
 from __future__ import annotations
 
+import builtins
 import json
 import os
 from collections.abc import Callable, Collection, Iterable
@@ -23,7 +24,7 @@ import psycopg
 from hipflask.clock import now_ms
 from hipflask.conditional import PreconditionFailed
 from hipflask.errors import HipflaskError
-from hipflask.postgres import Postgres, PostgresSettings
+from hipflask.postgres import Postgres, PostgresSettings, one_row
 
 from store import postgres_sql as sql
 from store.items import (MAX_ID, Item, Page, Written, check_name, check_preconditions, client_fields, encode,
@@ -96,7 +97,7 @@ class PostgresStore(StoreStorage):
         if (query.limit is None or len(items) < query.limit) and (items or query.offset == 0):
             total = query.offset + len(items)
         else:
-            total = connection.execute(f"SELECT count(*) FROM store_items WHERE {where}", params).fetchone()[0]
+            total = one_row(connection.execute(f"SELECT count(*) FROM store_items WHERE {where}", params))[0]
         return Page(version, items, total)
 
     # Writes
@@ -121,10 +122,10 @@ class PostgresStore(StoreStorage):
         with self.database.transaction() as connection:
             bump = self._bump(connection, namespace, store, item_id + 1)
             row = connection.execute(sql.GET_FOR_WRITE, (namespace, store, item_id)).fetchone()
-            check_preconditions(row and row[1], if_match)
+            check_preconditions(row[1] if row else None, if_match)
             old = client_fields(json.loads(row[0])) if row else {}
             fields = merge_patch(old, patch) if rfc7396 else merge_fields(old, patch)
-            return self._put(connection, namespace, store, item_id, fields, row and row[2], bump)
+            return self._put(connection, namespace, store, item_id, fields, row[2] if row else None, bump)
 
     def replace(self, namespace: str, store: str, item_id: int, fields: dict, *,
                 if_match: Collection[str] | None = None, create_only: bool = False) -> Written:
@@ -133,14 +134,14 @@ class PostgresStore(StoreStorage):
         with self.database.transaction() as connection:
             bump = self._bump(connection, namespace, store, item_id + 1)
             row = connection.execute(sql.GET_FOR_WRITE, (namespace, store, item_id)).fetchone()
-            check_preconditions(row and row[1], if_match, create_only)
-            return self._put(connection, namespace, store, item_id, fields, row and row[2], bump)
+            check_preconditions(row[1] if row else None, if_match, create_only)
+            return self._put(connection, namespace, store, item_id, fields, row[2] if row else None, bump)
 
     @staticmethod
     def _bump(connection: psycopg.Connection, namespace: str, store: str, next_id: int) -> tuple:
         """Lock the store's row and take the write's revision, time and token."""
-        return connection.execute(sql.BUMP, {"ns": namespace, "store": store, "token": _token(),
-                                             "next": next_id, "now": now_ms()}).fetchone()
+        return one_row(connection.execute(sql.BUMP, {"ns": namespace, "store": store, "token": _token(),
+                                                     "next": next_id, "now": now_ms()}))
 
     @staticmethod
     def _put(connection: psycopg.Connection, namespace: str, store: str, item_id: int, fields: dict,
@@ -154,8 +155,8 @@ class PostgresStore(StoreStorage):
                                      "updated": now})
         return Written(item, etag, created is None)
 
-    def delete(self, namespace: str, store: str, ids: list[int], *,
-               if_match: Collection[str] | None = None) -> list[int]:
+    def delete(self, namespace: str, store: str, ids: builtins.list[int], *,
+               if_match: Collection[str] | None = None) -> builtins.list[int]:
         check_name(store)
         if not ids:
             return []
@@ -189,5 +190,5 @@ class PostgresStore(StoreStorage):
 
     def count(self, namespace: str, store: str) -> int:
         with self.database.connection() as connection:
-            return connection.execute("SELECT count(*) FROM store_items WHERE namespace = %s AND store = %s",
-                                      (namespace, store)).fetchone()[0]
+            return one_row(connection.execute("SELECT count(*) FROM store_items WHERE namespace = %s AND store = %s",
+                                              (namespace, store)))[0]

@@ -187,9 +187,9 @@ def parse(args: MultiDict) -> Query:
         per_page = _count(args, "_per_page") or limit or DEFAULT_PER_PAGE
         limit, offset = per_page, (page - 1) * per_page
     else:
-        offset = _count(args, "_offset")
-        offset = _count(args, "_start") if offset is None else offset
-        offset = offset or 0
+        start = _count(args, "_offset")
+        start = _count(args, "_start") if start is None else start
+        offset = start or 0
         end = _count(args, "_end")
         if limit is None:
             limit = _count(args, "_per_page")

@@ -50,8 +50,8 @@ def add_related(store: StoreStorage, namespace: str, name: str, items: list[dict
         foreign_key = singular(name) + "Id"
         ids = tuple(dict.fromkeys(str(item["id"]) for item in items))
         found = store.list(namespace, children, Query(filters=(Filter((foreign_key,), ids, "in"),))) if ids else None
-        groups: dict[str, list] = defaultdict(list)
-        for text in found.items if found else ():
+        groups: dict[str | None, list] = defaultdict(list)
+        for text in (found.items or ()) if found else ():
             child = json.loads(text)
             groups[_key(child.get(foreign_key))].append(child)
         for item in items:
@@ -62,7 +62,7 @@ def add_related(store: StoreStorage, namespace: str, name: str, items: list[dict
         foreign_key = parent + "Id"
         ids = tuple(dict.fromkeys(key for key in (_key(item.get(foreign_key)) for item in items) if key))
         found = store.list(namespace, plural(parent), Query(filters=(Filter(("id",), ids, "in"),))) if ids else None
-        parents = {str(entry["id"]): entry for entry in map(json.loads, found.items if found else ())}
+        parents = {str(entry["id"]): entry for entry in map(json.loads, (found.items or ()) if found else ())}
         for item in items:
             key = _key(item.get(foreign_key))
             if key in parents:

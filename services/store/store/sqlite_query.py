@@ -117,7 +117,7 @@ def _search_sql(text: str, params: _Params) -> str:
             f"WHERE node.type = 'text' AND node.value LIKE {pattern} ESCAPE '\\')")
 
 
-def where(store: str, query: Query) -> tuple[str, dict]:
+def where(store: str, query: Query) -> tuple[str, _Params]:
     """The WHERE clause of the items `query` selects in `store`, and its parameters."""
     params = _Params(store=store)
     clauses = ["store = :store"]
@@ -135,7 +135,7 @@ def _sort_value(path: tuple[str, ...], params: _Params) -> str:
     return f"json_extract(data, {params.bind(json_path(path))})"
 
 
-def order_by(query: Query, params: dict) -> str:
+def order_by(query: Query, params: _Params) -> str:
     """The ORDER BY of `query` (ties broken by id), binding its paths into `params` (from where())."""
     keys = [f"{_sort_value(path, params)} {'DESC' if descending else 'ASC'}" for path, descending in query.sort]
     if not any(path == ("id",) for path, _ in query.sort):

@@ -25,6 +25,7 @@ The contract every caller relies on:
 """
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Collection
 
 from hipflask.state import state
@@ -79,8 +80,8 @@ class StoreStorage:
         """
         raise NotImplementedError
 
-    def delete(self, namespace: str, store: str, ids: list[int], *,
-               if_match: Collection[str] | None = None) -> list[int]:
+    def delete(self, namespace: str, store: str, ids: builtins.list[int], *,
+               if_match: Collection[str] | None = None) -> builtins.list[int]:
         """Delete the items of `ids` that exist; the ids deleted, in order.
 
         With `if_match`, every listed item must exist and match, or nothing is deleted.
