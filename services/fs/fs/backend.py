@@ -13,8 +13,9 @@ The contract, the same on every backend (tests/service/fs/test_fs_storage.py run
 """
 from __future__ import annotations
 
-from typing import BinaryIO, Protocol
+from typing import IO, Protocol
 
+from fs.paths import FsPath
 from fs.records import Entry, Located, Stored
 from fs.temporaries import Incoming
 
@@ -28,13 +29,13 @@ class FileStore(Protocol):
     def incoming(self) -> Incoming:
         """A new temporary file to receive an upload into (bounded by `max_size`)."""
 
-    def receive(self, stream: BinaryIO) -> Incoming:
+    def receive(self, stream: IO[bytes]) -> Incoming:
         """A finished temporary file holding all of `stream` (discarded if reading fails)."""
 
-    def write(self, path: str, stream: BinaryIO) -> Stored:
+    def write(self, path: str | FsPath, stream: IO[bytes]) -> Stored:
         """`put` of all of `stream` at `path`, refused before reading when the path is bad."""
 
-    def put(self, path: str, incoming: Incoming) -> Stored:
+    def put(self, path: str | FsPath, incoming: Incoming) -> Stored:
         """Store `incoming` at the `/fs` path, replacing any file there."""
 
     def create(self, partition: str, name: str, incoming: Incoming) -> Stored:
@@ -57,3 +58,14 @@ class FileStore(Protocol):
 
     def ready(self) -> bool:
         """True when the backend can store files now (or raises saying why not)."""
+
+
+class ObjectStore(FileStore, Protocol):
+    """A FileStore on an object store: its `Located` files have a `key`, and are sent from a URL
+    (through the gateway) or by the service itself."""
+
+    def url(self, located: Located, method: str = "GET") -> str:
+        """A presigned URL of the object for `method`."""
+
+    def open(self, located: Located, byte_range: str | None = None) -> dict:
+        """The object's GET answer (`Body`, `ContentLength`, `ContentRange`, ...) for `byte_range`."""

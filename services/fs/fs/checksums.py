@@ -43,7 +43,7 @@ class Checksums:
         self.xattrs = xattrs
         self.temporary = temporary
 
-    def read(self, source: int | str, parts: tuple[str, ...], info: os.stat_result | None) -> str | None:
+    def read(self, source: int | str, parts: tuple[str, ...], info: os.stat_result) -> str | None:
         """The sha256 kept for a file (`source`: its descriptor or its checked path), None if none."""
         if self.xattrs:
             try:

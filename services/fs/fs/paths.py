@@ -68,7 +68,7 @@ def namespace_folder(value: str) -> str:
     return name(value)
 
 
-def fs_path(path: str) -> FsPath:
+def fs_path(path: str | FsPath) -> FsPath:
     """The names of a relative `/fs` path (`a/b.txt` -> `("a", "b.txt")`), else BadPath.
 
     Absolute paths, empty segments (`a//b`, a trailing slash), `.` and `..` are refused.

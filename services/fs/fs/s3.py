@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 import boto3
 import botocore.exceptions
@@ -167,7 +167,7 @@ class S3Store:
         """A new temporary file (in this replica's scratch folder) to receive an upload into."""
         return Incoming(self.temporaries.path(), self.max_size, xattrs=False)
 
-    def receive(self, stream: BinaryIO) -> Incoming:
+    def receive(self, stream: IO[bytes]) -> Incoming:
         """A finished temporary file holding all of `stream` (discarded if reading fails)."""
         incoming = self.incoming()
         with discarded_on_failure(incoming):
@@ -225,12 +225,12 @@ class S3Store:
     def _stored(self, parts: tuple[str, ...], incoming: Incoming) -> Stored:
         return Stored("/".join(parts), incoming.size, incoming.sha256 or "")
 
-    def write(self, path: str, stream: BinaryIO) -> Stored:
+    def write(self, path: str | paths.FsPath, stream: IO[bytes]) -> Stored:
         """`put` of all of `stream` at `path` (refused before reading when the path is bad)."""
         paths.fs_path(path)
         return self.put(path, self.receive(stream))
 
-    def put(self, path: str, incoming: Incoming) -> Stored:
+    def put(self, path: str | paths.FsPath, incoming: Incoming) -> Stored:
         """Store `incoming` at `files/<path>`, replacing any file there; on any failure
         `incoming` is discarded and nothing changes."""
         with incoming:

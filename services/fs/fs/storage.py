@@ -63,7 +63,7 @@ def init_app(app: Flask, env: Env) -> None:
     app.request_class = StreamingRequest
     state(app).storage = store
     add_ready_check(app, "volume" if backend == "local" else "object_store", store.ready)
-    if backend == "local":
+    if isinstance(store, Volume):
         set_namespace_count(app, store.partition_count)
 
 

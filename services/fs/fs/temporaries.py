@@ -13,7 +13,7 @@ import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from hipflask.storage_errors import NO_SPACE_ERRNOS
 
@@ -115,7 +115,7 @@ class Incoming:
         """The multipart parser rewinds a finished part; the bytes are never read back here."""
         return 0
 
-    def copy_from(self, stream: BinaryIO) -> Incoming:
+    def copy_from(self, stream: IO[bytes]) -> Incoming:
         while chunk := stream.read(CHUNK_SIZE):
             self.write(chunk)
         return self

@@ -26,7 +26,7 @@ import os
 import socket
 import stat
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from fs import folders, paths
 from fs.checksums import Checksums, probe_xattrs
@@ -77,14 +77,14 @@ class Volume:
         """A new temporary file to receive an upload into."""
         return Incoming(self.temporaries.path(), self.max_size, self.xattrs)
 
-    def receive(self, stream: BinaryIO) -> Incoming:
+    def receive(self, stream: IO[bytes]) -> Incoming:
         """A finished temporary file holding all of `stream` (discarded if reading fails)."""
         incoming = self.incoming()
         with discarded_on_failure(incoming):
             incoming.copy_from(stream).finish()
         return incoming
 
-    def write(self, path: str, stream: BinaryIO) -> Stored:
+    def write(self, path: str | paths.FsPath, stream: IO[bytes]) -> Stored:
         """`put` of all of `stream` at `path` (refused before reading when the path is bad)."""
         paths.fs_path(path)
         return self.put(path, self.receive(stream))
@@ -95,7 +95,7 @@ class Volume:
 
     # -- writes ---------------------------------------------------------------------------
 
-    def put(self, path: str, incoming: Incoming) -> Stored:
+    def put(self, path: str | paths.FsPath, incoming: Incoming) -> Stored:
         """Store `incoming` at `files/<path>` (a relative `/fs` path), replacing any file there
         (folders are made). On any failure `incoming` is discarded and nothing changes."""
         with discarded_on_failure(incoming):
@@ -134,11 +134,11 @@ class Volume:
 
     def _stored(self, parts: tuple[str, ...], incoming: Incoming) -> Stored:
         relpath = "/".join(parts)
+        sha256 = incoming.sha256 or ""  # put and create finished it
         if not self.xattrs:
             with contextlib.suppress(OSError):  # a sidecar is a cache: the listing recomputes it
-                self.checksums.write_sidecar(relpath, os.stat(self.root / relpath, follow_symlinks=False),
-                                             incoming.sha256)
-        return Stored(relpath, incoming.size, incoming.sha256)
+                self.checksums.write_sidecar(relpath, os.stat(self.root / relpath, follow_symlinks=False), sha256)
+        return Stored(relpath, incoming.size, sha256)
 
     def delete(self, path: str) -> None:
         """Remove the file `files/<path>` (NotFound when missing or a folder)."""
@@ -166,7 +166,7 @@ class Volume:
         path = self.root.joinpath(*parts)
         if os.path.realpath(path) != str(path):
             raise BadPath("the path leaves the volume through a link")
-        sha256 = self.checksums.read(str(path), parts, None if self.xattrs else info)
+        sha256 = self.checksums.read(str(path), parts, info)
         return Located("/".join(parts), path, parts[-1], info.st_size, info.st_mtime, sha256)
 
     def locate_file(self, path: str) -> Located:
