@@ -14,8 +14,10 @@ from dataclasses import dataclass
 FAMILIES = ("store", "kv", "fs", "template", "message")
 GLOBAL_FAMILIES = frozenset(("fs", "template"))  # shared by every namespace, like the files themselves
 _FAMILY_OF_SOURCE = {"render": "template"}
-_ACTIONS = {("template", "put"): "write"}
+_ACTIONS: dict[tuple[str, str | None], str] = {("template", "put"): "write"}
 _RENAMED = {"store_name": "store", "data": "value", "template": "path"}
+# a stream entry as the service's clients return it (no decode_responses): its id and its fields
+StreamEntry = tuple[bytes, dict[bytes, bytes]]
 
 
 def id_key(event_id: str) -> tuple[int, int]:
@@ -64,7 +66,7 @@ def from_entry(event_id: str, line: str) -> Event | None:
         data.update(action=action, time=_ms(raw))
         for field, value in message.items():
             if field != "action":
-                data[_RENAMED.get(field, field)] = value
+                data[_RENAMED.get(field) or field] = value
     else:
         return None
     return Event(event_id, id_key(event_id), name, data["namespace"], family, data, sse_chunk(event_id, name, data))

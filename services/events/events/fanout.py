@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import cast
 
 import redis
 from flask import Flask
@@ -21,7 +22,7 @@ from hipflask.events import STREAM
 from hipflask.health import add_ready_check
 from hipflask.state import state
 
-from events.event import from_entry
+from events.event import StreamEntry, from_entry
 from events.subscription import Subscription
 
 log = logging.getLogger("hipflask.events.fanout")
@@ -71,16 +72,18 @@ class Fanout:
     def _newest(self) -> str:
         """The id the reader starts after: the stream's newest, or now when Redis cannot say."""
         try:
-            newest = self.client.xrevrange(STREAM, count=1)
+            newest = cast(list[StreamEntry], self.client.xrevrange(STREAM, count=1))
             return newest[0][0].decode() if newest else "0-0"
         except redis.RedisError as exc:
             log.warning("redis unreachable when the events reader started (%s); reading from now", exc)
             return f"{int(time.time() * 1000)}-0"
 
     def _read(self) -> None:
+        assert self.position is not None  # subscribe() sets it before it starts the reader
         while not self.stopping:
             try:
-                answer = self.client.xread({STREAM: self.position}, count=1000, block=BLOCK_MS)
+                answer = cast(list[tuple[bytes, list[StreamEntry]]] | None,
+                              self.client.xread({STREAM: self.position}, count=1000, block=BLOCK_MS))
             except redis.RedisError as exc:
                 log.warning("events reader: redis unreachable (%s); retrying in %ss", exc, RETRY_SECONDS)
                 time.sleep(RETRY_SECONDS)

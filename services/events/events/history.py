@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import cast
 
 import redis
 
 from hipflask.errors import HipflaskError
 from hipflask.events import STREAM
 
-from events.event import Event, from_entry, id_key, sse_chunk
+from events.event import Event, StreamEntry, from_entry, id_key, sse_chunk
 
 PAGE = 500
 _ID = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
@@ -64,6 +65,7 @@ def resume(client: redis.Redis, last_id: str | None, since: int | None) -> Resum
         if id_key(last_id) < id_key(first) or id_key(last_id) > id_key(newest):
             return Resume(newest, _reset("trimmed" if id_key(last_id) < id_key(first) else "unknown_id", first, newest))
         return Resume(last_id)
+    assert since is not None  # with no last_id, since is set (else the first return)
     start = (since, 0)
     trimmed = int(info.get("entries-added", info.get("length", 0))) > int(info.get("length", 0))
     if trimmed and start < id_key(first):
@@ -75,7 +77,7 @@ def replay(client: redis.Redis, after: str) -> Iterator[Event]:
     """Every event after `after` (exclusive) that exists now, in stream order."""
     cursor = after
     while True:
-        entries = client.xrange(STREAM, min=f"({cursor}", max="+", count=PAGE)
+        entries = cast(list[StreamEntry], client.xrange(STREAM, min=f"({cursor}", max="+", count=PAGE))
         for entry_id, fields in entries:
             cursor = _text(entry_id)
             event = from_entry(cursor, _text(fields.get(b"event", b"")))
