@@ -32,6 +32,8 @@ class GatewayStatus:
         self.session.trust_env = False
 
     def figures(self) -> dict[str, int] | None:
+        if self.url is None:
+            return None
         try:
             response = self.session.get(self.url, timeout=self.timeout)
         except requests.RequestException:

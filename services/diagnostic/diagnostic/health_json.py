@@ -21,7 +21,7 @@ def _time(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _volume_free(result: Result) -> int | None:
+def _volume_free(result: Result) -> float | None:
     volume = result.detail.get("volume")
     free = volume.get("free_bytes") if isinstance(volume, dict) else None
     return free if isinstance(free, (int, float)) else None

@@ -66,8 +66,8 @@ class TemplateFolders:
     def list(self) -> list[dict[str, Any]]:
         """Every template, sorted by name: `{"name", "folder", "shadowed"}`; a built-in that a
         user template of the same name hides is listed with `"shadowed": true`."""
-        entries = []
-        seen = set()
+        entries: list[dict[str, Any]] = []
+        seen: set[str] = set()
         for label, folder in (("user", self.user_dir), ("builtin", self.builtin_dir)):
             for root, dirs, files in os.walk(folder):
                 dirs[:] = [d for d in dirs if not d.startswith(".")]

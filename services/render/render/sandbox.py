@@ -91,7 +91,7 @@ class _GuardedIterable:
         self.source = source
 
     def __len__(self) -> int:
-        return len(self.source)
+        return len(self.source)  # type: ignore[arg-type]  # unsized: the TypeError Jinja's loop.length expects
 
     def __iter__(self) -> Iterator:
         for item in self.source:
@@ -275,6 +275,7 @@ class SafeEnvironment(ImmutableSandboxedEnvironment):
 
     def _range(self, *args: int) -> range:
         numbers = range(*args)
+        count: float
         try:
             count = len(numbers)
         except OverflowError:
