@@ -45,7 +45,7 @@ lint: ## ruff (lint + import order) over every Python file, then mypy over share
 	@$(PY) -m mypy
 	@echo "lint: clean"
 
-test: ## the whole suite: unit, service, system and fault tiers (native and compose stacks), then one quick bench pass
+test: lint ## lint, then the whole suite: unit, service, system and fault tiers (native and compose stacks), then one quick bench pass
 	@scripts/setup.sh --test
 	@$(PY) -m pytest tests
 	@$(PY) bench/run.py --quick

@@ -22,7 +22,8 @@ def run(*argv, cwd=ROOT, env=None, timeout=600):
 
 def test_make_help_lists_every_target():
     out = run("make", "help").stdout
-    for target in ("build", "run", "debug", "start", "stop", "status", "test", "clean", "clean-data", "docs", "bench"):
+    for target in ("build", "run", "debug", "start", "stop", "status", "lint", "test", "clean", "clean-data", "docs",
+                   "bench"):
         assert f"make {target} " in out, target
 
 
