@@ -163,7 +163,10 @@ class Policy:
 
 
 def policy() -> Policy:
-    return state().access
+    access = state().access
+    if access is None:  # the factory runs init_app before the app serves anything
+        raise RuntimeError("hipflask.access.init_app has not run for this app")
+    return access
 
 
 def _declared(attribute: str, default):

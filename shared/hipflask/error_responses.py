@@ -13,6 +13,7 @@ import logging
 from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.wrappers import Response as BaseResponse
 
 from hipflask import jsonp
 from hipflask.error_codes import ERROR_CODES
@@ -58,7 +59,7 @@ def _on_hipflask_error(exc: HipflaskError) -> Response:
     return error_response(exc.status, exc.code, exc.message, eid, exc.headers, exc.extra)
 
 
-def _on_http_exception(exc: HTTPException) -> Response:
+def _on_http_exception(exc: HTTPException) -> BaseResponse:
     if exc.code is None or exc.code < 400:
         return exc.get_response()
     eid = new_eid()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from typing import cast
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, make_response, render_template, request, send_file
@@ -26,9 +27,11 @@ from hipflask.events import emit_local_event
 from hipflask.jsonp import json_response, wants_json
 
 from fs import paths
+from fs.backend import ObjectStore
 from fs.errors import Exists, TooLarge
 from fs.records import Located, Stored
 from fs.storage import current_file_store
+from fs.temporaries import Incoming
 
 blueprint = Blueprint("fs", __name__, template_folder="templates")
 ACCEL_PREFIX = "/_fs_files/"
@@ -83,9 +86,19 @@ def _uploaded_file() -> FileStorage:
     return upload
 
 
+def _incoming(upload: FileStorage) -> Incoming:
+    """The temporary file of the backend that the part was streamed into (`fs.streaming`)."""
+    return cast(Incoming, upload.stream)
+
+
+def _object_store() -> ObjectStore:
+    """The backend, for a file it located with a `key`: only object stores give one."""
+    return cast(ObjectStore, current_file_store())
+
+
 def _send_object(located: Located) -> Response:
     """An object-store file sent by the service itself (no gateway in front), Range passed on."""
-    answer = current_file_store().open(located, request.headers.get("Range"))
+    answer = _object_store().open(located, request.headers.get("Range"))
     headers = {name: answer[key] for name, key in (("Content-Range", "ContentRange"), ("ETag", "ETag"),
                                                    ("Content-Length", "ContentLength")) if answer.get(key)}
     body = answer["Body"]
@@ -102,8 +115,9 @@ def _send(located: Located, attachment: bool) -> Response:
             response.headers["X-Accel-Redirect"] = ACCEL_PREFIX + quote(located.relpath)
         else:
             response.headers["X-Accel-Redirect"] = S3_ACCEL_PREFIX
-            response.headers[S3_URL_HEADER] = current_file_store().url(located, "HEAD" if request.method == "HEAD" else "GET")
-    elif located.key is not None:
+            method = "HEAD" if request.method == "HEAD" else "GET"
+            response.headers[S3_URL_HEADER] = _object_store().url(located, method)
+    elif located.path is None:  # an object store's file (it has a key)
         response = _send_object(located)
     else:
         response = send_file(located.path, conditional=True, download_name=located.name)
@@ -156,7 +170,7 @@ def fs_upload(path: str):
     :statuscode 413: the upload is larger than FS_MAX_UPLOAD_SIZE (nothing is kept)
     """
     names = paths.fs_path(path)
-    stored = current_file_store().put(names, _uploaded_file().stream)
+    stored = current_file_store().put(names, _incoming(_uploaded_file()))
     _emit_upload(f"/fs/{path}", stored, lambda: current_file_store().locate_file(path))
     return "Thanks", 200, {SHA256_HEADER: stored.sha256}
 
@@ -222,7 +236,7 @@ def upload(partition: str):
     upload = _uploaded_file()
     name = paths.upload_name(upload.filename)
     try:
-        stored = current_file_store().create(partition, name, upload.stream)
+        stored = current_file_store().create(partition, name, _incoming(upload))
     except Exists:
         if _wants_json_listing():
             raise

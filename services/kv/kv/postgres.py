@@ -20,7 +20,7 @@ from collections.abc import Collection, Iterable
 from hipflask import json_depth
 from hipflask.clock import now_ms
 from hipflask.conditional import check
-from hipflask.postgres import Postgres, PostgresSettings
+from hipflask.postgres import Postgres, PostgresSettings, one_row
 
 from kv.storage import Entry, Item, KVStorage, after_prefix, check_key
 
@@ -151,5 +151,5 @@ class PostgresKV(KVStorage):
     def count(self, namespace: str) -> int:
         """How many values the namespace holds, expired ones included."""
         with self.database.connection() as connection:
-            return connection.execute("SELECT count(*) FROM kv_values WHERE namespace = %s",
-                                      (namespace,)).fetchone()[0]
+            return one_row(connection.execute("SELECT count(*) FROM kv_values WHERE namespace = %s",
+                                              (namespace,)))[0]
