@@ -21,10 +21,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "services" / "store"))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from hipflask.state import state  # noqa: E402
+
 from store import sqlite_sql  # noqa: E402
 from store.wsgi import build  # noqa: E402
-
-from hipflask.state import state  # noqa: E402
 
 QUERIES = [
     "_limit=10",

@@ -8,7 +8,8 @@ import socket
 import subprocess
 import threading
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient

@@ -8,8 +8,8 @@ the one 412; `set_etag()` is the one way an ETag reaches a response (strong, quo
 """
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from datetime import datetime
-from typing import Collection, Mapping
 
 from flask import Response, request
 from werkzeug.http import is_resource_modified

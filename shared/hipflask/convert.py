@@ -6,7 +6,8 @@ nested dicts and lists are converted the same way.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from flask import request
 from werkzeug.datastructures import MultiDict

@@ -20,8 +20,10 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "bad_request": ErrorCode(400, "the request is malformed (an unreadable form, a bad header)"),
     "bad_callback": ErrorCode(400, "the JSONP callback is not a JavaScript identifier path"),
     "bad_namespace": ErrorCode(400, "the user header is too long to name a namespace"),
-    "bad_json": ErrorCode(400, "the body is not valid JSON, too deep (MAX_JSON_DEPTH), or not the JSON type the route takes"),
-    "incomplete_body": ErrorCode(400, "the body ended before its Content-Length (or its chunked end); nothing was stored"),
+    "bad_json": ErrorCode(400, "the body is not valid JSON, too deep (MAX_JSON_DEPTH), "
+                               "or not the JSON type the route takes"),
+    "incomplete_body": ErrorCode(400, "the body ended before its Content-Length (or its chunked end); "
+                                      "nothing was stored"),
     "not_found": ErrorCode(404, "no such route, or (fs) no such file"),
     "method_not_allowed": ErrorCode(405, "the route does not take this method; `Allow` lists those it takes"),
     "request_entity_too_large": ErrorCode(413, "the body is larger than MAX_BODY_SIZE (or FS_MAX_UPLOAD_SIZE)"),
@@ -31,7 +33,8 @@ ERROR_CODES: dict[str, ErrorCode] = {
     # access (AUTH_MODE=token) and token minting (diagnostic's /auth/tokens)
     "unauthorized": ErrorCode(401, "the request needs credentials it did not send, or sent wrong ones"),
     "insufficient_scope": ErrorCode(403, "the token's scope (read, write, admin) is below the one the request needs"),
-    "minting_disabled": ErrorCode(403, "tokens are minted over HTTP only in token mode, by an admin token, with AUTH_KEYS"),
+    "minting_disabled": ErrorCode(403, "tokens are minted over HTTP only in token mode, by an admin token, "
+                                       "with AUTH_KEYS"),
     "bad_token_request": ErrorCode(400, "a token request is not a JSON object or a form of sub, scope and ttl"),
     "bad_scope": ErrorCode(400, "tokens minted over HTTP have the read or write scope"),
     # PostgreSQL (store and kv with a database URL)
@@ -52,7 +55,8 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "precondition_failed": ErrorCode(412, "If-Match or If-None-Match does not hold; nothing was written"),
     # kv
     "bad_key": ErrorCode(400, "the key is refused (empty segments, control characters, too long)"),
-    "bad_ttl": ErrorCode(400, "kv: ttl (or X-TTL) is not a positive whole number; a minted token: ttl is not a lifetime such as 15m"),
+    "bad_ttl": ErrorCode(400, "kv: ttl (or X-TTL) is not a positive whole number; "
+                              "a minted token: ttl is not a lifetime such as 15m"),
     "bad_limit": ErrorCode(400, "the listing's limit is not a positive whole number"),
     "too_large": ErrorCode(413, "a kv value or an fs upload is larger than its limit"),
     # fs

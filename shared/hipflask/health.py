@@ -10,7 +10,8 @@ diagnostic service to compare with DISK_MIN_FREE.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flask import Blueprint, Flask, jsonify
 

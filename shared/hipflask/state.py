@@ -7,8 +7,9 @@ own typed accessor (`store.storage.current_store()`, `fs.storage.current_file_st
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
 

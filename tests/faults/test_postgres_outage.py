@@ -5,12 +5,11 @@ import time
 
 import pytest
 
+import hipflask
 from support import wait_until
 
 from kv.wsgi import build as build_kv
 from store.wsgi import build as build_store
-
-import hipflask
 
 WRITERS = 4
 FAST = 5.0  # seconds: DATABASE_CONNECT_TIMEOUT below plus the margin of a loaded machine

@@ -5,8 +5,9 @@ import time
 from pathlib import Path
 
 import pytest
-from support import wait_until
+
 from supervisor import Supervisor, backoff
+from support import wait_until
 
 
 def test_the_backoff_doubles_from_half_a_second_to_fifteen():

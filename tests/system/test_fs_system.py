@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 import requests
+
 from support import assert_error
 
 SIZE = 6 * 1024 * 1024 + 7

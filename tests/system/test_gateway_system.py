@@ -2,7 +2,6 @@
 import requests
 
 from stacks import SERVICES
-
 from support import assert_error, wait_until
 
 

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+
 from support import assert_error
 
 

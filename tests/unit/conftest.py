@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 
 import pytest
-from support import ClosingClient
 
 import hipflask
+from support import ClosingClient
 
 CLOSED_REDIS_URL = "redis://127.0.0.1:1/0"
 

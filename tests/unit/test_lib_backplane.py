@@ -2,6 +2,7 @@
 import logging
 
 import redis
+
 from hipflask.redis_backplane import Backplane
 
 

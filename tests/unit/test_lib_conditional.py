@@ -1,16 +1,15 @@
 """hipflask.conditional: If-Match / If-None-Match parsed one way, one 412, one ETag setter, the 304."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from flask import Blueprint, Response, jsonify
 
-from support import assert_error
-
 from hipflask import conditional
 from hipflask.conditional import ANY, PreconditionFailed, check
+from support import assert_error
 
 blueprint = Blueprint("unit_conditional", __name__)
-MODIFIED = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+MODIFIED = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
 
 def _tags(value):

@@ -5,10 +5,9 @@ import pytest
 from flask import Blueprint
 from werkzeug.datastructures import MultiDict
 
-from support import assert_error
-
 from hipflask.convert import convert_multidict, convert_value, form_data, json_body, request_data
 from hipflask.jsonp import make_my_response_json
+from support import assert_error
 
 blueprint = Blueprint("unit_convert", __name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Blueprint, Response, request
 from prometheus_client import Counter
@@ -123,7 +123,7 @@ def read(key: str):
         text = item.value if is_json_type(item.content_type) else dumps(item.value.decode("utf-8", "replace"))
         return wrap(callback, text)
     headers = _validators(item)
-    if conditional.is_current(item.etag, datetime.fromtimestamp(item.modified / 1000, timezone.utc)):
+    if conditional.is_current(item.etag, datetime.fromtimestamp(item.modified / 1000, UTC)):
         return conditional.not_modified(item.etag, headers)
     response = conditional.set_etag(Response(item.value, headers=headers, content_type=item.content_type), item.etag)
     return protect(response, name=key.rpartition("/")[2], content_type=item.content_type)

@@ -12,8 +12,8 @@ Contract of every `KVStorage` (every method takes the namespace first, as `hipfl
   (`InvalidJson` or `hipflask.json_depth.TooDeep`, 400); a value longer than
   `max_value_size` raises `ValueTooLarge` (413). Nothing is stored when `put` raises.
 - Conditions (`if_match`, `if_none_match`) are a collection of ETags or `ANY` (hipflask.conditional);
-  they are checked with `hipflask.conditional.check` inside the write transaction, so of two writers holding the same ETag exactly one succeeds and
-  the other gets `PreconditionFailed` (412).
+  they are checked with `hipflask.conditional.check` inside the write transaction, so of two
+  writers holding the same ETag exactly one succeeds and the other gets `PreconditionFailed` (412).
 - A value with a time to live reads as missing once it expires; expired values are deleted by
   the next write to the namespace.
 - Reads never create anything.
@@ -23,7 +23,8 @@ Contract of every `KVStorage` (every method takes the namespace first, as `hipfl
 """
 from __future__ import annotations
 
-from typing import Collection, NamedTuple
+from collections.abc import Collection
+from typing import NamedTuple
 
 from hipflask import json_depth
 from hipflask.errors import HipflaskError

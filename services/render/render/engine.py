@@ -91,7 +91,8 @@ class Engine:
         except TemplateNotFound:
             raise TemplateMissing(name) from None
         except TemplateSyntaxError as exc:
-            raise TemplateFailed(exc.name or name, exc.lineno, exc.message or str(exc), code="template_syntax") from None
+            raise TemplateFailed(exc.name or name, exc.lineno, exc.message or str(exc),
+                                 code="template_syntax") from None
         except UnicodeDecodeError:
             raise TemplateFailed(name, None, "the template is not valid UTF-8") from None
         limit = self.limits.max_output
@@ -111,9 +112,11 @@ class Engine:
             except RenderLimit as exc:
                 raise self._failure(name, exc, code="render_limit") from None
             except TemplateSyntaxError as exc:
-                raise TemplateFailed(exc.name or name, exc.lineno, exc.message or str(exc), code="template_syntax") from None
+                raise TemplateFailed(exc.name or name, exc.lineno, exc.message or str(exc),
+                                     code="template_syntax") from None
             except TemplateNotFound as exc:
-                raise self._failure(name, exc, code="template_error", reason=f"template not found: {exc.name}") from None
+                raise self._failure(name, exc, code="template_error",
+                                    reason=f"template not found: {exc.name}") from None
             except RecursionError as exc:
                 raise self._failure(name, exc, code="render_limit") from None
             except Exception as exc:  # any error raised by template code is the template's error
@@ -124,13 +127,15 @@ class Engine:
         except UnicodeEncodeError:
             body = text.encode("utf-8", "replace")
         if len(body) > limit:
-            raise TemplateFailed(name, None, f"the output is longer than RENDER_MAX_OUTPUT ({limit})", code="render_limit")
+            raise TemplateFailed(name, None, f"the output is longer than RENDER_MAX_OUTPUT ({limit})",
+                                 code="render_limit")
         is_json = environment is self._json_env
         if is_json:
             try:
                 json.loads(body, parse_constant=_reject_constant)
             except (ValueError, RecursionError) as exc:
-                raise TemplateFailed(name, None, f"the output is not valid JSON ({exc})", code="invalid_json_output") from None
+                raise TemplateFailed(name, None, f"the output is not valid JSON ({exc})",
+                                     code="invalid_json_output") from None
         return Rendered(body, mimetype_for(name), is_json)
 
     def compile(self, name: str, text: str) -> None:

@@ -15,6 +15,7 @@ from flask import Flask
 from hipflask.config import ConfigError, Env
 from hipflask.health import add_ready_check
 from hipflask.state import state
+
 from render.engine import Engine, Rendered
 from render.folders import BUILTIN_DIR, TemplateFolders
 from render.sandbox import Limits

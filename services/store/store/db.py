@@ -26,8 +26,19 @@ from hipflask.errors import HipflaskError
 from hipflask.sqlite import Databases
 
 from store import sqlite_query, sqlite_sql as sql
-from store.items import (MAX_ID, Item, Page, Written, check_name, check_preconditions, client_fields, encode,
-                         make_item, merge_fields, merge_patch)
+from store.items import (
+    MAX_ID,
+    Item,
+    Page,
+    Written,
+    check_name,
+    check_preconditions,
+    client_fields,
+    encode,
+    make_item,
+    merge_fields,
+    merge_patch,
+)
 from store.query import Query
 from store.storage import EMPTY_VERSION, StoreStorage
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Collection, NamedTuple
+from collections.abc import Collection
+from typing import Any, NamedTuple
 
 from hipflask.conditional import ANY, check
 from hipflask.errors import HipflaskError

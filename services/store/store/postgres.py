@@ -27,8 +27,19 @@ from hipflask.errors import HipflaskError
 from hipflask.postgres import Postgres, PostgresSettings, one_row
 
 from store import postgres_sql as sql
-from store.items import (MAX_ID, Item, Page, Written, check_name, check_preconditions, client_fields, encode,
-                         make_item, merge_fields, merge_patch)
+from store.items import (
+    MAX_ID,
+    Item,
+    Page,
+    Written,
+    check_name,
+    check_preconditions,
+    client_fields,
+    encode,
+    make_item,
+    merge_fields,
+    merge_patch,
+)
 from store.query import Query, bad_query
 from store.storage import EMPTY_VERSION, StoreStorage
 

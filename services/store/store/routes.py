@@ -20,8 +20,8 @@ from hipflask.jsonp import json_response, make_my_response_json
 from hipflask.namespace import namespace
 
 from store import query as list_query
-from store.relations import add_related
 from store.items import Written, parse_id, parse_ids
+from store.relations import add_related
 from store.storage import StoreStorage, current_store
 
 blueprint = Blueprint("store", __name__)

@@ -1,9 +1,9 @@
 import pytest
 
-from events.wsgi import build
+import hipflask
 from sse_client import Subscriber
 
-import hipflask
+from events.wsgi import build
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import pytest
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
+import hipflask
 from support import assert_error
 
-import hipflask
 from fs.wsgi import build
 
 LIMIT = 8 * 1024 * 1024

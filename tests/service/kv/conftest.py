@@ -1,8 +1,8 @@
 import pytest
 
-from kv.wsgi import build
-
 import hipflask
+
+from kv.wsgi import build
 
 
 @pytest.fixture

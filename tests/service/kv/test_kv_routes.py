@@ -3,9 +3,8 @@ import os
 
 import pytest
 
-from support import assert_error
-
 from hipflask.config import ConfigError
+from support import assert_error
 
 from kv.wsgi import build
 

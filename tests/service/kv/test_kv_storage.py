@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from hipflask.clock import now_ms
+from hipflask.conditional import ANY, PreconditionFailed
 from hipflask.postgres import PostgresSettings
 from support import run_threads, wait_until
 
 from kv.postgres import PostgresKV
 from kv.sqlite import _LIST, KVStore
-from hipflask.clock import now_ms
-from hipflask.conditional import ANY, PreconditionFailed
 from kv.storage import BadKey, InvalidJson, ValueTooLarge, after_prefix
 
 NS = "DEFAULT"

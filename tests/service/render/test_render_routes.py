@@ -2,6 +2,7 @@
 import json
 
 import pytest
+
 from support import assert_error
 
 

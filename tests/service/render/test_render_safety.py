@@ -4,9 +4,8 @@ import time
 
 import pytest
 
-from support import assert_error
-
 import hipflask
+from support import assert_error
 
 HOSTILE = [
     'quote " inside',

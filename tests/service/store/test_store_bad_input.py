@@ -1,5 +1,6 @@
 """Bad input: a clear 4xx in the one error shape, never a 500, nothing written."""
 import pytest
+
 from support import assert_error
 
 from store.wsgi import build
