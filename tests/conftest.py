@@ -22,7 +22,7 @@ def redis_url():
     """A real Redis server for the session: a testcontainers container when Docker runs and
     REDIS_IMAGE names an image it can start, otherwise a redis-server process on a free port."""
     if os.environ.get("REDIS_IMAGE") and docker_available():
-        from testcontainers.redis import RedisContainer  # the community alias is not in every release
+        from testcontainers.community.redis import RedisContainer
         with RedisContainer(image=os.environ["REDIS_IMAGE"]) as container:
             host = container.get_container_host_ip()
             port = container.get_exposed_port(6379)
