@@ -92,6 +92,28 @@ AUTH_KEYS = "k1:" + "test-secret-k1-" * 3
 ROTATED_AUTH_KEYS = "k2:" + "test-secret-k2-" * 3 + "," + AUTH_KEYS
 
 
+def race_uploads(url: str, partition: str, count: int = 12) -> dict[int, int]:
+    """`count` uploader posts of one name to `partition`, released together; {writer: status}.
+    Writer n sends the bytes `writer n`."""
+    import requests
+
+    barrier = threading.Barrier(count)
+    outcomes: dict[int, int] = {}
+
+    def upload(number: int) -> None:
+        barrier.wait()
+        answer = requests.post(f"{url}/{partition}", files={"file": ("same.txt", f"writer {number}".encode())},
+                               headers={"Accept": "application/json"}, timeout=60)
+        outcomes[number] = answer.status_code
+
+    threads = [threading.Thread(target=upload, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(90)
+    return outcomes
+
+
 def token(sub: str = "alice", scope: str = "write", ttl: int = 300, keys: str = AUTH_KEYS) -> str:
     from hipflask.tokens import Keyring, parse_shared_keys
     return Keyring(parse_shared_keys(keys)).mint(sub, scope, ttl)

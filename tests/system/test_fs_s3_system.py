@@ -3,13 +3,13 @@ answers as on the local volume, downloads fetched by the gateway from the object
 uploader's first-writer-wins across fs replicas."""
 import hashlib
 import os
-import threading
 import uuid
 
 import pytest
 import requests
 
 from stacks import ComposeStack, NativeStack
+from support import race_uploads
 
 
 @pytest.fixture(scope="module", params=["native", "compose"])
@@ -80,21 +80,7 @@ def test_racing_uploads_of_one_name_across_fs_replicas_keep_exactly_one(s3_stack
     if isinstance(s3_stack, ComposeStack):
         s3_stack.scale("fs", 3)
     partition = f"race{uuid.uuid4().hex[:8]}"
-    barrier = threading.Barrier(12)
-    outcomes = {}
-
-    def upload(number):
-        session = requests.Session()
-        barrier.wait()
-        answer = session.post(f"{s3_stack.url}/{partition}", files={"file": ("same.txt", f"writer {number}".encode())},
-                              headers={"Accept": "application/json"}, timeout=60)
-        outcomes[number] = answer.status_code
-
-    threads = [threading.Thread(target=upload, args=(n,)) for n in range(12)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(90)
+    outcomes = race_uploads(s3_stack.url, partition)
     winners = [number for number, status in outcomes.items() if status == 200]
     assert sorted(outcomes.values()) == [200] + [409] * 11
     stored = requests.get(f"{s3_stack.url}/dl/{partition}/same.txt", timeout=10).content

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from support import docker_available, free_port, missing, run_threads, wait_until
+from support import docker_available, free_port, missing, race_uploads, run_threads, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -177,20 +177,7 @@ def test_a_killed_store_task_is_replaced_and_nothing_is_lost(swarm):
 def test_racing_uploads_across_fs_replicas_keep_exactly_one(swarm):
     assert len(swarm.running("fs")) >= 2
     partition = f"race{uuid.uuid4().hex[:8]}"
-    barrier = threading.Barrier(12)
-    outcomes = {}
-
-    def upload(number: int):
-        barrier.wait()
-        answer = requests.post(f"{swarm.url}/{partition}", files={"file": ("same.txt", f"writer {number}".encode())},
-                               headers={"Accept": "application/json"}, timeout=60)
-        outcomes[number] = answer.status_code
-
-    threads = [threading.Thread(target=upload, args=(n,)) for n in range(12)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(90)
+    outcomes = race_uploads(swarm.url, partition)
     assert sorted(outcomes.values()) == [200] + [409] * 11
     winner = next(number for number, status in outcomes.items() if status == 200)
     assert requests.get(f"{swarm.url}/dl/{partition}/same.txt", timeout=10).content == f"writer {winner}".encode()
