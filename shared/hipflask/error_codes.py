@@ -44,6 +44,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "forbidden_origin": ErrorCode(403, "a cross-origin request from an origin CORS_ORIGINS does not list"),
     "rate_limited": ErrorCode(429, "too many requests from this client (RATE_LIMIT); retry after a second"),
     "request_header_fields_too_large": ErrorCode(431, "a header is over 8 KiB, or all of them over 32 KiB"),
+    "request_uri_too_long": ErrorCode(414, "the request line (method, path and query) is over 8 KiB"),
     "gateway_error": ErrorCode(500, "the gateway itself failed on this request"),
     "service_unavailable": ErrorCode(502, "the service is down (503 when its address no longer answers)"),
     "service_timeout": ErrorCode(504, "the service did not answer in time"),

@@ -34,10 +34,12 @@ def test_a_long_query_within_the_gateway_line_limit_reaches_the_service(gateway,
     assert_service_answered(*raw_get(gateway, f"/kv/missing-limits?{'a' * length}"))
 
 
-def test_a_request_line_over_8k_is_the_gateways_414(gateway):
+def test_a_request_line_over_8k_is_the_gateways_json_414(gateway):
     status, headers, body = raw_get(gateway, f"/kv/missing-limits?{'a' * 9_000}")
     assert status == 414
     assert "X-HOSTNAME" not in headers  # no service saw it
+    assert headers["Content-Type"].startswith("application/json")
+    assert json.loads(body)["code"] == "request_uri_too_long"
 
 
 @pytest.mark.parametrize("count", [97, 500])
