@@ -218,3 +218,12 @@ def init_app(app: Flask, env: Env, user_header: str) -> None:
     state(app).access = Policy.from_env(env, user_header)
     app.before_request(check)
     app.after_request(_private_when_token_in_query)
+
+
+def namespace() -> str:
+    """The current request's namespace (computed once per request): in uid mode the user header's,
+    in token mode the token's."""
+    cached = request.environ.get("hipflask.namespace")
+    if cached is None:
+        cached = identity().namespace
+    return cached

@@ -17,7 +17,7 @@ from email.utils import formatdate
 from flask import current_app, json, make_response, request
 from prometheus_client import Counter
 
-from hipflask.namespace import namespace
+from hipflask.access import namespace
 from hipflask.state import state
 
 PREFIX = "hipflask:cache:"

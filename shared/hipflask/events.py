@@ -20,7 +20,7 @@ import time
 from flask import has_request_context, json
 from prometheus_client import Counter
 
-from hipflask.namespace import namespace
+from hipflask.access import namespace
 from hipflask.state import state
 
 CHANNEL = "hipflask:events"

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hipflask.errors import HipflaskError
+from hipflask.state import settings
 
 DEFAULT_MAX_JSON_DEPTH = 64
 
@@ -46,6 +47,4 @@ def loads(text: str | bytes, limit: int, parse_constant: Callable[[str], Any] | 
 
 def limit() -> int:
     """The running service's MAX_JSON_DEPTH."""
-    from hipflask.state import settings
-
     return settings().max_json_depth

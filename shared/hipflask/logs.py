@@ -17,6 +17,8 @@ from typing import Any
 
 from flask import Flask, g, has_request_context, request
 
+from hipflask.access import namespace
+
 FORMAT = "%(asctime)s %(levelname)s %(service)s rid=%(request_id)s %(name)s: %(message)s"
 FORMATS = ("text", "json")
 _REQUEST_FIELDS = ("eid", "status", "duration")
@@ -52,8 +54,6 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         if has_request_context():
-            from hipflask.namespace import namespace  # reads the app's settings: imported when needed
-
             rule = request.url_rule
             entry.update(request_id=request.headers.get("X-Request-ID"), method=request.method,
                          route=rule.rule if rule is not None else None, namespace=_namespace_or_none(namespace))

@@ -2,13 +2,11 @@
 
 In uid mode the namespace is the value of the USER_HEADER_NAME header (default `Uid`) made
 filename-safe, `DEFAULT` when the header is absent or empty; in token mode it is the token's `sub`
-(see `hipflask.access`). The mapping is injective: letters, digits, `.` and
-`-` are kept, every other byte becomes `_xx` (its hex code), and a leading `.` is encoded too, so
+(`hipflask.access.namespace()` gives the current request's). The mapping is injective: letters,
+digits, `.` and `-` are kept, every other byte becomes `_xx` (its hex code), and a leading `.` is encoded too, so
 two different users never share a namespace and no namespace is `.` or `..`.
 """
 from __future__ import annotations
-
-from flask import request
 
 from hipflask.errors import HipflaskError
 
@@ -40,13 +38,3 @@ def environ_key(header: str) -> str:
     """The WSGI environ key of a request header (`Uid` -> `HTTP_UID`)."""
     return "HTTP_" + header.upper().replace("-", "_")
 
-
-def namespace() -> str:
-    """The current request's namespace (computed once per request): in uid mode the user header's,
-    in token mode the token's (the access rule of `hipflask.access` decides)."""
-    cached = request.environ.get("hipflask.namespace")
-    if cached is None:
-        from hipflask import access  # access builds on make_safe: imported here to keep the modules acyclic
-
-        cached = access.identity().namespace
-    return cached

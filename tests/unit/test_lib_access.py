@@ -6,8 +6,8 @@ import pytest
 from flask import Blueprint
 
 from hipflask import access
+from hipflask.access import namespace
 from hipflask.config import ConfigError
-from hipflask.namespace import namespace
 from hipflask.tokens import Keyring, parse_shared_keys
 
 SECRET = "s" * 32

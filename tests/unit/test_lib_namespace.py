@@ -4,8 +4,9 @@ import re
 import pytest
 from flask import Blueprint
 
+from hipflask.access import namespace
 from hipflask.errors import HipflaskError
-from hipflask.namespace import DEFAULT, MAX_LENGTH, make_safe, namespace
+from hipflask.namespace import DEFAULT, MAX_LENGTH, make_safe
 
 SAFE = re.compile(r"[A-Za-z0-9._-]+")
 blueprint = Blueprint("unit_namespace", __name__)

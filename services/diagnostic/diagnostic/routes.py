@@ -6,11 +6,11 @@ import time
 from flask import Blueprint, Response, json, jsonify, request
 
 from hipflask import access
+from hipflask.access import namespace
 from hipflask.convert import form_data, request_data
 from hipflask.errors import HipflaskError
 from hipflask.events import emit_local_event
 from hipflask.jsonp import make_my_response_json
-from hipflask.namespace import namespace
 from hipflask.state import state
 from hipflask.tokens import ADMIN, READ, WRITE, parse_ttl
 

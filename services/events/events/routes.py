@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import redis
 from flask import Blueprint, Response, request
 
+from hipflask.access import namespace
 from hipflask.errors import HipflaskError
-from hipflask.namespace import namespace
 from hipflask.state import state
 
 from events import history

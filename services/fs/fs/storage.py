@@ -6,10 +6,10 @@ import logging
 from flask import Flask
 
 from hipflask import access
+from hipflask.access import namespace
 from hipflask.config import Env
 from hipflask.health import add_ready_check
 from hipflask.metrics import set_namespace_count
-from hipflask.namespace import namespace
 from hipflask.state import state
 
 from fs.backend import FileStore

@@ -11,11 +11,11 @@ from prometheus_client import Counter
 from werkzeug.http import http_date
 
 from hipflask import conditional
+from hipflask.access import namespace
 from hipflask.convert import form_data
 from hipflask.errors import HipflaskError
 from hipflask.events import emit_local_event
 from hipflask.jsonp import JSON_TYPE, dumps, json_response, jsonp_callback, wrap
-from hipflask.namespace import namespace
 from hipflask.state import state
 from hipflask.user_content import protect
 

@@ -13,11 +13,11 @@ from flask import Blueprint, Response, request
 from prometheus_client import Counter
 
 from hipflask import conditional
+from hipflask.access import namespace
 from hipflask.convert import form_data, json_body
 from hipflask.errors import HipflaskError
 from hipflask.events import emit_local_event
 from hipflask.jsonp import json_response, make_my_response_json
-from hipflask.namespace import namespace
 
 from store import query as list_query
 from store.items import Written, parse_id, parse_ids
