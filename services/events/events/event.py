@@ -3,7 +3,7 @@
 A stream entry holds the emitter's line (`hipflask.events`): `{"source", "message", "user_token",
 "time", ...}`. It becomes `data` = `{"namespace", "family", "action", "time" (epoch ms), ...}`
 with the family's own fields (store: `store`, `id`, `etag`, `value`; kv: `key`, `etag`,
-`content_type`, `size`, `value`; fs: `path`, `etag`, `size`, `sha256`; template: `path`;
+`content_type`, `size`, `value`; fs: `path`, `etag`, `size`, `sha256`; template: `path`, `etag`;
 message: `message`), under the SSE name `<family>.<action>` (`message` for messages).
 """
 from __future__ import annotations

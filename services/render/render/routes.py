@@ -7,6 +7,7 @@ from flask import Blueprint, Response, request
 
 from hipflask.access import identity, requires
 from hipflask.cache import cache_my_response
+from hipflask.conditional import is_current, not_modified, set_etag
 from hipflask.convert import form_data, request_data
 from hipflask.error_responses import error_response
 from hipflask.errors import HipflaskError
@@ -16,7 +17,7 @@ from hipflask.tokens import ADMIN, READ
 from hipflask.user_content import TRUSTED_PAGE_CSP, protect
 
 from render.engine import TemplateMissing
-from render.templates import current_access, current_templates
+from render.templates import content_etag, current_access, current_templates
 
 blueprint = Blueprint("render", __name__)
 NOT_TEMPLATE_DATA = ("callback", "_reload_cache")
@@ -93,9 +94,12 @@ def _source_response(template: str) -> Response:
         text, folder = current_templates().source(template)
     except TemplateMissing:
         raise HipflaskError(404, "template_not_found", f"No Template {template}") from None
+    etag = content_etag(text)
+    if is_current(etag):
+        return not_modified(etag, {"X-Template-Folder": folder})
     response = Response(text, mimetype="text/plain")
     response.headers["X-Template-Folder"] = folder
-    return protect(response, content_type="text/plain")
+    return set_etag(protect(response, content_type="text/plain"), etag)
 
 
 @blueprint.get("/template/<path:template>", merge_slashes=False)
@@ -104,7 +108,9 @@ def template_source(template: str):
 
     :param template: the template's path under the template folders
     :resheader X-Template-Folder: ``user`` or ``builtin``
+    :resheader ETag: the text's (If-None-Match with it answers 304)
     :statuscode 200: the template text, text/plain; charset=utf-8
+    :statuscode 304: the client's copy (If-None-Match) is this text
     :statuscode 400: refused template name
     :statuscode 404: no such template
     """
@@ -153,10 +159,11 @@ def template_put(template: str):
     """Store or replace user template `template`; the body is the template text (UTF-8).
 
     The text is compiled first: a syntax error is refused and the previous template kept.
-    Emits the event ``{"action": "put", "template"}`` (source ``render``) once stored.
+    Emits the event ``{"action": "put", "template", "etag"}`` (source ``render``) once stored.
 
     :param template: the template's path under the user template folder
     :reqheader Authorization: ``Bearer <RENDER_TOKEN>``, or an admin token in token mode
+    :resheader ETag: the stored text's (the one ``GET /template/<path>`` then answers)
     :statuscode 200: replaced; ``{"template", "created": false}``
     :statuscode 201: created; ``{"template", "created": true}``
     :statuscode 400: refused template name, or a body that is not UTF-8
@@ -171,8 +178,9 @@ def template_put(template: str):
     except UnicodeDecodeError:
         raise HipflaskError(400, "bad_template_text", "the template text is not valid UTF-8") from None
     created = current_templates().put(template, text)
-    emit_local_event("render", {"action": "put", "template": template})
-    return json_response({"template": template, "created": created}, 201 if created else 200)
+    etag = content_etag(text)
+    emit_local_event("render", {"action": "put", "template": template, "etag": etag})
+    return set_etag(json_response({"template": template, "created": created}, 201 if created else 200), etag)
 
 
 @blueprint.delete("/template/<path:template>", merge_slashes=False)

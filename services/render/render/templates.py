@@ -6,6 +6,7 @@ template written, replaced or deleted by any replica is used by the very next re
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,11 @@ from hipflask.state import state
 from render.engine import Engine, Rendered
 from render.folders import BUILTIN_DIR, TemplateFolders
 from render.sandbox import Limits
+
+
+def content_etag(text: str) -> str:
+    """The ETag of a template's text: the same text has the same ETag on every replica."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 @dataclass(frozen=True)

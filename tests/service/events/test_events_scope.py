@@ -1,6 +1,8 @@
 """Who sees what: namespaces, the uid parameter, global families, and the filters."""
 import pytest
 
+from render.templates import content_etag
+
 
 def test_alice_never_sees_bobs_events(subscribe, store_client):
     alice = subscribe(headers={"Uid": "alice"})
@@ -117,3 +119,4 @@ def test_template_write_is_an_event(subscribe, build_app):
     render.put("/template/mail/hi.html", data=b"hi", headers={"Authorization": "Bearer t"})
     event = watcher.next_change()
     assert (event.event, event.json["path"]) == ("template.write", "mail/hi.html")
+    assert event.json["etag"] == content_etag("hi")

@@ -3,6 +3,7 @@ import pytest
 
 from support import assert_error
 
+from render.templates import content_etag
 from render.wsgi import build
 
 
@@ -13,6 +14,23 @@ def test_put_with_the_token_creates_then_replaces(client, auth):
     replaced = client.put("/template/page.html", data=b"two", headers=auth)
     assert replaced.status_code == 200
     assert replaced.get_json() == {"template": "page.html", "created": False}
+
+
+def test_put_answers_the_etag_that_reading_the_template_then_answers(client, auth):
+    written = client.put("/template/tagged.html", data=b"one", headers=auth)
+    assert written.headers["ETag"] == client.get("/template/tagged.html").headers["ETag"]
+
+
+def test_a_replaced_template_has_a_new_etag(client, auth):
+    first = client.put("/template/tagged.html", data=b"one", headers=auth).headers["ETag"]
+    assert client.put("/template/tagged.html", data=b"two", headers=auth).headers["ETag"] != first
+
+
+def test_reading_a_template_with_its_current_etag_is_304(client, auth):
+    etag = client.put("/template/tagged.html", data=b"one", headers=auth).headers["ETag"]
+    current = client.get("/template/tagged.html", headers={"If-None-Match": etag})
+    assert (current.status_code, current.data) == (304, b"")
+    assert current.headers["X-Template-Folder"] == "user"
 
 
 def test_put_without_a_token_is_401_with_www_authenticate(client):
@@ -132,7 +150,8 @@ def test_put_and_delete_emit_events_after_the_write(client, put, auth, events):
     client.delete("/template/evt.txt", headers=auth)
     events = events("render")
     assert [event["message"] for event in events] == [
-        {"action": "put", "template": "evt.txt"}, {"action": "delete", "template": "evt.txt"}]
+        {"action": "put", "template": "evt.txt", "etag": content_etag("x")},
+        {"action": "delete", "template": "evt.txt"}]
 
 
 def test_refused_writes_emit_no_event(client, auth, events):
