@@ -74,7 +74,6 @@ def upload_all(gateway: str, partition: str, folder: Path) -> None:
         assert curl("-fT", str(path), f"{gateway}/{partition}/").returncode == 0
 
 
-@pytest.mark.native_only
 def test_rclone_copies_a_partition_with_the_right_names_and_bytes(gateway, partition, files, tmp_path):
     rclone = need("rclone")
     upload_all(gateway, partition, files)
@@ -85,7 +84,6 @@ def test_rclone_copies_a_partition_with_the_right_names_and_bytes(gateway, parti
     assert {p.name: sha256(p) for p in target.iterdir()} == {p.name: sha256(p) for p in files.iterdir()}
 
 
-@pytest.mark.native_only
 def test_wget_mirrors_a_partition_below_its_listing(gateway, partition, files, tmp_path):
     wget = need("wget")
     upload_all(gateway, partition, files)
@@ -97,7 +95,6 @@ def test_wget_mirrors_a_partition_below_its_listing(gateway, partition, files, t
     assert mirrored == {p.name: sha256(p) for p in files.iterdir()}
 
 
-@pytest.mark.native_only
 def test_react_admin_json_server_provider_lists_filters_sorts_and_pages(gateway):
     node = need("node")
     if not (CLIENTS / "node_modules" / "ra-data-json-server").is_dir():
