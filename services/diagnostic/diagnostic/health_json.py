@@ -3,12 +3,14 @@
 
 `status` is `fail` when a replica of a service fails its readiness check, `warn` when everything
 serves but something is degraded (Redis unreachable: caches and events fail open; a data volume
-with less than DIAGNOSTIC_VOLUME_WARN free), `pass` otherwise. `checks` holds, per service,
+with less than DIAGNOSTIC_VOLUME_WARN free; uid mode seen from beyond this machine: anyone who
+reaches the gateway can read and write any namespace), `pass` otherwise. `checks` holds, per service,
 `<service>:responseTime` (milliseconds) and `<service>:status`, one entry per replica, with the
 replica's host name as `componentId`.
 """
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, datetime
 
 from diagnostic.checks import Result, by_service
@@ -38,10 +40,34 @@ def _entry_status(result: Result, volume_warn: int) -> tuple[str, str | None]:
     return "pass", None
 
 
-def health_document(results: list[Result], checked_at: float, settings, volume_warn: int) -> dict:
+def is_remote(address: str | None) -> bool:
+    """The client is beyond this machine: an address that is not a loopback one."""
+    try:
+        return address is not None and not ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return True
+
+
+def access_check(auth_mode: str, client: str | None, time: str) -> dict:
+    """The `access:status` entry: `warn` for uid mode (the original's, trusting the Uid header) when the
+    caller is not on this machine, the sign of a stack in use beyond one developer's laptop."""
+    exposed = auth_mode == "uid" and is_remote(client)
+    entry = {"componentId": "access", "componentType": "system", "observedValue": auth_mode,
+             "status": "warn" if exposed else "pass", "time": time}
+    if exposed:
+        entry["output"] = ("AUTH_MODE=uid and this stack is reached from another machine: any client can read "
+                           "and write any namespace; set AUTH_MODE=token (README, Security)")
+    return entry
+
+
+def health_document(results: list[Result], checked_at: float, settings, volume_warn: int,
+                    auth_mode: str = "uid", client: str | None = None) -> dict:
     checks: dict[str, list[dict]] = {}
     statuses = []
     time = _time(checked_at)
+    access = access_check(auth_mode, client, time)
+    checks["access:status"] = [access]
+    statuses.append(access["status"])
     for name, replicas in by_service(results).items():
         for result in replicas:
             status, output = _entry_status(result, volume_warn)

@@ -50,7 +50,8 @@ def diagnostic():
     checked_at, results = current_checker().latest()
     if wanted == health_json.MEDIA_TYPE:
         document = health_json.health_document(results, checked_at, state().settings,
-                                               current_reports().volume_warn)
+                                               current_reports().volume_warn, access.policy().mode,
+                                               request.headers.get("X-Real-IP", request.remote_addr))
         return Response(json.dumps(document) + "\n", status=503 if document["status"] == "fail" else 200,
                         mimetype=health_json.MEDIA_TYPE, headers={"Cache-Control": "no-cache"})
     return summary(checked_at, results)

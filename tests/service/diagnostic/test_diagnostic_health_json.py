@@ -6,6 +6,8 @@ from datetime import datetime
 
 from werkzeug.serving import make_server
 
+from support import AUTH_KEYS
+
 from diagnostic.gateway_status import parse_stub_status
 from diagnostic.wsgi import build
 
@@ -109,3 +111,20 @@ def test_metrics_say_the_gateway_is_down_when_its_status_does_not_answer(build_a
     app = build_app(build, DIAGNOSTIC_TARGETS="", GATEWAY_STATUS_URL="http://127.0.0.1:9/_gateway/status")
     text = app.test_client().get("/_hipflask/metrics").get_data(as_text=True)
     assert "\nhipflask_gateway_up 0.0\n" in text
+
+
+def test_uid_mode_seen_from_this_machine_passes(client):
+    entry = client.get("/diagnostic", headers=HEALTH).get_json(force=True)["checks"]["access:status"][0]
+    assert (entry["observedValue"], entry["status"]) == ("uid", "pass")
+
+
+def test_uid_mode_seen_from_another_machine_warns(client):
+    body = client.get("/diagnostic", headers={**HEALTH, "X-Real-IP": "203.0.113.7"}).get_json(force=True)
+    assert body["status"] == "warn"
+    assert "AUTH_MODE=token" in body["checks"]["access:status"][0]["output"]
+
+
+def test_token_mode_seen_from_another_machine_passes(build_app):
+    client = build_app(build, DIAGNOSTIC_TARGETS="", AUTH_MODE="token", AUTH_KEYS=AUTH_KEYS).test_client()
+    body = client.get("/diagnostic", headers={**HEALTH, "X-Real-IP": "203.0.113.7"}).get_json(force=True)
+    assert body["checks"]["access:status"][0]["status"] == "pass"
