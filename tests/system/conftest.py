@@ -1,7 +1,8 @@
 """The system tier's stacks: every test talks HTTP to the gateway only.
 
 `stack` is parametrized, so every system test runs once against the native stack and once against
-compose (tests/stacks.py).
+compose (tests/stacks.py); the store and kv modules run a third time against compose with store and
+kv on PostgreSQL (docker-compose.postgres.yml), the families that keep their data there.
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # stay under, and the test client's own addresses as trusted proxies (X-Forwarded-For then names
 # the client, so a test can be a client of its own).
 TRUSTED_TEST_PROXIES = "127.0.0.1,172.16.0.0/12,192.168.0.0/16,10.0.0.0/8"
+# The modules that also run against compose on PostgreSQL (the `compose-postgres` stack).
+POSTGRES_MODULES = frozenset({"test_store_system", "test_kv_system", "test_store_query_system"})
 
 
 def token_stack_env(allowed_origin: str) -> dict[str, str]:
@@ -40,22 +43,32 @@ def token_stack_env(allowed_origin: str) -> dict[str, str]:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked compose_only run against the compose stack alone, native_only against the native one."""
+    """Tests marked compose_only run against the compose stack alone, native_only against the native
+    one; only POSTGRES_MODULES run against compose-postgres."""
     kept, dropped = [], []
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         kind = params.get("stack")
         only = "compose" if item.get_closest_marker("compose_only") else (
             "native" if item.get_closest_marker("native_only") else None)
-        (dropped if kind and only and kind != only else kept).append(item)
+        off_postgres = kind == "compose-postgres" and item.module.__name__.rpartition(".")[2] not in POSTGRES_MODULES
+        (dropped if off_postgres or kind and only and kind != only else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
 
 
-@pytest.fixture(scope="session", params=["native", "compose"])
+def compose_on_postgres() -> ComposeStack:
+    """Compose with docker-compose.postgres.yml: store and kv on one PostgreSQL, no volume of their own."""
+    stack = ComposeStack({"DATABASE_STATEMENT_TIMEOUT": "30"}, name="-pg-tier")
+    stack.compose += ["-f", "docker-compose.yml", "-f", "docker-compose.postgres.yml"]
+    return stack
+
+
+@pytest.fixture(scope="session", params=["native", "compose", "compose-postgres"])
 def stack(request):
-    with (NativeStack() if request.param == "native" else ComposeStack()) as running:
+    made = {"native": NativeStack, "compose": ComposeStack, "compose-postgres": compose_on_postgres}[request.param]
+    with made() as running:
         yield running
 
 
