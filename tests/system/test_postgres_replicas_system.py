@@ -1,9 +1,9 @@
 """Stateless replicas on PostgreSQL, through the gateway: compose with docker-compose.postgres.yml,
 three store and three kv replicas with no volume of their own, one database.
 
-This module alone runs on the compose-on-PostgreSQL stack: the service tier already runs every
-store and kv contract test on PostgreSQL, and the whole system tier a third time would cost too
-much CI time; what only a real multi-replica deployment shows is tested here.
+The store and kv system modules run on compose-on-PostgreSQL with one replica each (the
+`compose-postgres` stack of tests/system/conftest.py); what only a real multi-replica deployment
+shows is tested here.
 """
 import json
 import subprocess
