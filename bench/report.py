@@ -11,21 +11,16 @@ import subprocess
 import sys
 
 from console import log
-from layout import RESULTS, SERVICES
+from layout import RESULTS
+from memory_report import MemoryReport
 from runner import Bench
-from scenarios import Measure, MiB, Scenario, human
+from scenarios import BEST, Measure, MiB, Scenario, human
+from targets import Figures, Row, ratios_comment, ratios_of_block, rows as target_rows
 
-TARGETS = [
+# The earlier targets of the file scenarios, beside issue 19's (bench/targets.py)
+FILE_TARGETS = [
     # (scenario, target, check(ratio of the medians, every run's measures))
-    ("GET /kv/<key> 1 KiB", "≥ 0.85 of bare Flask", lambda r, ms: r is not None and r >= 0.85),
-    ("GET /store/<name>/<id>", "≥ 0.8 of bare Flask", lambda r, ms: r is not None and r >= 0.8),
-    ("GET /store/<name> (100 items)", "≥ 0.5 of bare Flask", lambda r, ms: r is not None and r >= 0.5),
-    ("POST /store/<name>", "≥ 0.6 of bare Flask (fsync on commit)", lambda r, ms: r is not None and r >= 0.6),
-    ("GET /render/hello.html?name=x", "≥ 0.75 of bare Flask", lambda r, ms: r is not None and r >= 0.75),
-    ("GET /diagnostic", "p99 ≤ 50 ms with every service up",
-     lambda r, ms: statistics.median(m.p99_ms for m in ms) <= 50),
     ("GET /fs/<path> {file}", "≥ 0.9 of nginx static", lambda r, ms: r is not None and r >= 0.9),
-    ("GET /fs/<path> Range 64 KiB", "≥ 0.9 of nginx static (Range)", lambda r, ms: r is not None and r >= 0.9),
     ("upload {big} multipart (curl -F)", "≥ 0.5 of dd; fs memory growth ≤ 50 MB",
      lambda r, ms: r is not None and r >= 0.5 and max(x.mem_growth for x in ms) <= 50e6),
     ("upload {big} PUT (curl -T)", "≥ 0.5 of dd; fs memory growth ≤ 50 MB",
@@ -34,21 +29,25 @@ TARGETS = [
 
 
 class Report:
-    def __init__(self, bench: Bench, plan: list[Scenario]):
+    def __init__(self, bench: Bench, plan: list[Scenario], native_ratios: dict[str, float] | None = None):
         self.bench = bench
         self.plan = plan
         self.by_name = {s.name: s for s in plan}
+        self.native_ratios = native_ratios  # --both: the native run's, else the native block's in RESULTS.md
+        self.memory = MemoryReport(bench, plan)
 
-    def ratio(self, scenario: Scenario) -> float | None:
+    def ratio(self, scenario: Scenario, ceiling_name: str | None = None) -> float | None:
         """The median over the runs of the scenario's figure over its ceiling's in the same run
-        (paired: the runs are interleaved, so drift between runs cancels)."""
-        if not scenario.ceiling:
+        (paired: the runs are interleaved, so drift between runs cancels). ceiling_name: another
+        ceiling than the scenario's first (its `also`)."""
+        ceiling_name = ceiling_name or scenario.ceiling
+        if not ceiling_name or ceiling_name not in self.by_name:
             return None
         mine = self.bench.results.get(scenario.name)
-        base = self.bench.results.get(scenario.ceiling)
+        base = self.bench.results.get(ceiling_name)
         if not mine or not base:
             return None
-        ceiling = self.by_name[scenario.ceiling]
+        ceiling = self.by_name[ceiling_name]
         pairs = [self.value(scenario, m) / self.value(ceiling, c) for m, c in zip(mine, base) if self.value(ceiling, c)]
         return statistics.median(pairs) if pairs else None
 
@@ -62,21 +61,27 @@ class Report:
                   for m in self.bench.results.get(name, []) if m.cpu_us]
         return statistics.median(values) if values else None
 
-    def cpu_ratio(self, scenario: Scenario) -> float | None:
-        if not scenario.ceiling or scenario.file_scenario:
+    def cpu_ratio(self, scenario: Scenario, ceiling_name: str | None = None) -> float | None:
+        """The ceiling's stack CPU per request over the scenario's (a CPU-bound stack's req/s ratio)."""
+        ceiling_name = ceiling_name or scenario.ceiling
+        if not ceiling_name or scenario.file_scenario:
             return None
-        mine, base = self.stack_cpu(scenario.name), self.stack_cpu(scenario.ceiling)
+        mine, base = self.stack_cpu(scenario.name), self.stack_cpu(ceiling_name)
         return base / mine if mine and base else None
 
+    def ratios(self) -> dict[str, float | None]:
+        """Every request scenario's req/s ratio to the best-settings ceiling."""
+        return {s.name: self.ratio(s) for s in self.plan if s.also and s.name in self.bench.results}
+
     def table(self) -> str:
-        rows = ["| scenario | median (min–max) | p50 ms | p99 ms | errors | ratio | vs | stack CPU µs/req "
-                "| CPU ratio |",
-                "|---|---:|---:|---:|---:|---:|---|---:|---:|"]
+        rows = ["| scenario | median (min–max) | p50 ms | p99 ms | errors | ratio | CPU ratio | vs "
+                "| ratio, same settings | CPU ratio, same settings | stack CPU µs/req |",
+                "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"]
         for scenario in self.plan:
             measures = self.bench.results.get(scenario.name)
             if not measures:
                 reason = self.bench.skipped.get(scenario.name, "not run")
-                rows.append(f"| {scenario.name} | skipped: {reason[:80]} | | | | | | | |")
+                rows.append(f"| {scenario.name} | skipped: {reason[:80]} | | | | | | | | | |")
                 continue
             unit = "MB/s" if scenario.file_scenario else "req/s"
             values = [m.mbps if scenario.file_scenario else m.rps for m in measures]
@@ -90,34 +95,19 @@ class Report:
                 figure += f", fs +{growth / MiB:.0f} MiB"
             if scenario.kind == "events":
                 figure += f"; {measures[-1].detail}"
+            same = scenario.also
             rows.append(f"| {scenario.name} | {figure} | {statistics.median(m.p50_ms for m in measures):.2f} | "
                         f"{statistics.median(m.p99_ms for m in measures):.2f} | {errors} | "
-                        f"{'' if ratio is None else f'{ratio:.2f}'} | "
+                        f"{self.cell(ratio, '{:.2f}')} | {self.cell(self.cpu_ratio(scenario), '{:.2f}')} | "
                         f"{'' if not scenario.ceiling else scenario.ceiling.removeprefix('ceiling: ')} | "
-                        f"{self.cell(None if scenario.file_scenario else self.stack_cpu(scenario.name), '{:.0f}')} | "
-                        f"{self.cell(self.cpu_ratio(scenario), '{:.2f}')} |")
+                        f"{self.cell(self.ratio(scenario, same) if same else None, '{:.2f}')} | "
+                        f"{self.cell(self.cpu_ratio(scenario, same) if same else None, '{:.2f}')} | "
+                        f"{self.cell(None if scenario.file_scenario else self.stack_cpu(scenario.name), '{:.0f}')} |")
         return "\n".join(rows)
 
     @staticmethod
     def cell(value: float | None, fmt: str) -> str:
         return "" if value is None else fmt.format(value)
-
-    def memory_table(self) -> str:
-        names = []
-        for scenario in self.plan:
-            for m in self.bench.results.get(scenario.name, []):
-                names.extend(n for n in m.peaks if n not in names)
-        if not names:
-            return "(no process information: the stack's processes are not visible from here)"
-        order = [n for n in ("gateway", "redis", "bench-ceiling") + SERVICES if n in names]
-        rows = ["| scenario | " + " | ".join(order) + " |", "|---|" + "---:|" * len(order)]
-        for scenario in self.plan:
-            measures = self.bench.results.get(scenario.name)
-            if not measures:
-                continue
-            peaks = {n: max(m.peaks.get(n, 0) for m in measures) for n in order}
-            rows.append(f"| {scenario.name} | " + " | ".join(f"{peaks[n] / MiB:.0f}" for n in order) + " |")
-        return "\n".join(rows)
 
     def cpu_table(self) -> str:
         rows = ["| scenario | gateway (nginx) | service (gunicorn+Flask) | redis | client (wrk) |",
@@ -134,34 +124,41 @@ class Report:
                         f"{cell('redis')} | {cell('client')} |")
         return "\n".join(rows)
 
-    def targets(self) -> list[tuple[str, str, str, bool | None]]:
+    def figures(self) -> Figures:
+        def p99(name: str) -> float | None:
+            measures = self.bench.results.get(name)
+            return statistics.median(m.p99_ms for m in measures) if measures else None
+        range_scenario = self.by_name.get("GET /fs/<path> Range 64 KiB")
+        kind = self.bench.target.kind
+        native = self.native_ratios
+        if kind == "compose" and native is None:
+            native = ratios_of_block(RESULTS.read_text() if RESULTS.exists() else "", "native")
+        return Figures(ratios=self.ratios(), diagnostic_p99=p99("GET /diagnostic"), ceiling_p99=p99(BEST),
+                       connections=self.bench.args.connections, rss_idle=self.memory.idle_total(),
+                       rss_load=self.memory.load_total(), native_ratios=native,
+                       range_ratio=self.ratio(range_scenario) if range_scenario else None,
+                       kind="native" if kind == "url" else kind)
+
+    def file_targets(self) -> list[Row]:
         out = []
         file_size, big = human(self.bench.args.file_size), human(self.bench.args.big_size)
-        for name, what, check in TARGETS:
+        for name, what, check in FILE_TARGETS:
             name = name.format(file=file_size, big=big)
             scenario = self.by_name.get(name)
             measures = self.bench.results.get(name)
             if scenario is None or not measures:
-                out.append((name, what, "not run", None))
                 continue
             ratio = self.ratio(scenario)
-            met = check(ratio, measures)
-            if name == "GET /diagnostic":
-                got = f"p99 {statistics.median(m.p99_ms for m in measures):.1f} ms"
-            else:
-                got = f"{ratio:.2f}" if ratio is not None else "no ceiling"
-                if scenario.kind == "upload":
-                    got += f", +{max(m.mem_growth for m in measures) / MiB:.0f} MiB"
-            out.append((name, what, got, met))
+            got = f"{ratio:.2f}" if ratio is not None else "no ceiling"
+            if scenario.kind == "upload":
+                got += f", +{max(m.mem_growth for m in measures) / MiB:.0f} MiB"
+            out.append(Row(name, what, got, check(ratio, measures)))
         return out
 
     def targets_table(self) -> str:
-        rows = ["| scenario | target | measured | met |", "|---|---|---|---|"]
-        for name, what, got, met in self.targets():
-            if met is None:
-                continue
-            rows.append(f"| {name} | {what} | {got} | {'n/a' if met is None else ('met' if met else '**not met**')} |")
-        return "\n".join(rows)
+        lines = ["| target | wanted | measured | met |", "|---|---|---|---|"]
+        lines += [row.markdown() for row in target_rows(self.figures()) + self.file_targets()]
+        return "\n".join(lines)
 
     def profiles(self) -> str:
         if not self.bench.profiles:
@@ -214,22 +211,24 @@ class Report:
                  self.table(), "",
                  "Errors count every response with status >= 400 and every socket error (206 and 304 are "
                  "successes). Ratios are the median over the runs of each run's figure over its ceiling's in "
-                 "the same run. Request scenarios: ratio to the bare-Flask ceiling's req/s; CPU ratio: the "
+                 "the same run. Request scenarios: ratio to the req/s of the bare-Flask ceiling under its "
+                 "best settings (2 x cores + 1 sync workers on a unix socket, upstream keepalive), then to the same "
+                 "app under the services' own gunicorn settings (same settings); CPU ratio: the "
                  "ceiling's CPU per request over the scenario's, for the whole stack (gateway, services, Redis; "
                  "not wrk) from /proc, a steadier estimate than req/s when other work shares the machine; "
                  "downloads: to nginx serving the same size from the static folder on the same disk; uploads: to `dd "
                  "conv=fsync` on the fs data disk" + (f" ({self.bench.info['dd']})" if "dd" in self.bench.info else "")
                  + ". Upload rows add the fs service's memory growth during the upload (peak RSS minus the RSS "
                  "before it, sampled every 20 ms).", "",
-                 "### Targets", "", self.targets_table(), ""]
+                 "### Targets (issue 19)", "", self.targets_table(), ""]
         for name, ok, text in self.bench.checks:
             parts.append(f"- {name}: {'ok' if ok else 'FAILED'}: {text}")
-        parts += ["", "### Peak memory (MiB, RSS summed over each service's processes, sampled every 0.2 s)", "",
-                  self.memory_table(), "",
+        parts += ["", self.memory.text(), "",
                   "### CPU per request (µs, from /proc, all processes of each service)", "", self.cpu_table(), ""]
         profile = self.profiles()
         if profile:
             parts += [profile, ""]
+        parts.append(ratios_comment(self.ratios()))
         return "\n".join(parts)
 
 

@@ -35,6 +35,7 @@ class Bench:
         self.marker_runs = 0  # wrk runs of the marked POST: each may leave one write per connection unread
         self.checks: list[tuple[str, bool, str]] = []
         self.info: dict[str, str] = {}
+        self.idle: dict[str, tuple[int, int]] = {}  # service -> (RSS, PSS) after start and warm-up
         self.profiles: dict[str, dict] = {}
 
     # -- set-up --
@@ -192,6 +193,9 @@ class Bench:
         children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu_after = self.sampler.cpu()
         result.peaks = self.sampler.end_window()
+        result.stack_rss = self.sampler.stack_peak
+        if scenario.kind == "wrk" and not scenario.file_scenario:
+            result.pss = self.sampler.pss()
         if result.requests:
             spent = {name: cpu_after[name] - cpu_before.get(name, cpu_after[name]) for name in cpu_after}
             spent["client"] = (children_after.ru_utime + children_after.ru_stime
@@ -217,6 +221,7 @@ class Bench:
                     self.measure(scenario, self.args.warmup, ids_file)
                     if ids_file:
                         self.collect_ids(ids_file)
+        self.measure_idle()
         for round_number in range(1, self.args.runs + 1):
             log(f"run {round_number} of {self.args.runs}")
             for scenario in active:
@@ -236,6 +241,15 @@ class Bench:
             self.verify_store_writes()
         if self.args.profile:
             self.profile(active)
+
+    def measure_idle(self, settle: float = 2.0) -> None:
+        """Memory of every process at idle: after the start and the warm-up, before the load
+        (a moment for the warm-up's last requests and the allocator to settle)."""
+        self.sampler.refresh()
+        self.sampler.stopped.wait(settle)
+        rss = self.sampler.sample()
+        pss = self.sampler.pss()
+        self.idle = {name: (rss[name], pss.get(name, 0)) for name in rss}
 
     def collect_ids(self, ids_file: Path) -> None:
         self.marker_runs += 1

@@ -19,7 +19,8 @@ class Scenario:
     body: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
     connections: int = 32
-    ceiling: str | None = None      # the ceiling scenario it is compared with
+    ceiling: str | None = None      # the ceiling scenario it is compared with (request scenarios: the best)
+    also: str | None = None         # a second ceiling it is compared with (the same-settings bare Flask)
     is_ceiling: bool = False
     file_scenario: bool = False     # reported in MB/s
     marker: bool = False            # unique body per request, acknowledged ids collected
@@ -42,6 +43,8 @@ class Measure:
     peaks: dict[str, int] = field(default_factory=dict)
     cpu_us: dict[str, float] = field(default_factory=dict)
     detail: str = ""
+    stack_rss: int = 0              # peak RSS of the whole stack during the run (one instant's sum)
+    pss: dict[str, int] = field(default_factory=dict)  # PSS per service at the end of the run
 
 
 STORE_BODY = json.dumps({
@@ -51,24 +54,32 @@ STORE_BODY = json.dumps({
 KV_VALUE = (b"hipflask benchmark value " * 41)[:1024]
 
 
+BEST = "ceiling: bare Flask, best settings"
+SAME = "ceiling: bare Flask"
+
+
+def request(name: str, service: str, path: str, method: str = "GET", body: bytes | None = None,
+            headers: dict[str, str] | None = None, **more) -> Scenario:
+    """A request scenario, compared with both bare-Flask ceilings."""
+    return Scenario(name, "wrk", service, path, method, body, headers or {}, ceiling=BEST, also=SAME,
+                    family=service, **more)
+
+
 def scenarios(file_size: int, big_size: int) -> list[Scenario]:
     range_header = {"Range": f"bytes={MiB}-{MiB + 65535}"}
+    json_type, text_type = {"Content-Type": "application/json"}, {"Content-Type": "text/plain"}
     return [
         Scenario("ceiling: gateway ping", "wrk", "gateway", "/_gateway/ping", is_ceiling=True),
-        Scenario("ceiling: bare Flask", "wrk", "bench-ceiling", "/_bench/flask", is_ceiling=True),
-        Scenario("GET /diagnostic", "wrk", "diagnostic", "/diagnostic", ceiling="ceiling: bare Flask",
-                 family="diagnostic"),
-        Scenario("POST /store/<name>", "wrk", "store", "/store/bench_post", "POST", STORE_BODY,
-                 {"Content-Type": "application/json"}, ceiling="ceiling: bare Flask", marker=True, family="store"),
-        Scenario("GET /store/<name>/<id>", "wrk", "store", "/store/bench_item/{item_id}",
-                 ceiling="ceiling: bare Flask", family="store"),
-        Scenario("GET /store/<name> (100 items)", "wrk", "store", "/store/bench_list",
-                 ceiling="ceiling: bare Flask", family="store"),
-        Scenario("POST /kv/<key> 1 KiB", "wrk", "kv", "/kv/bench/post", "POST", KV_VALUE,
-                 {"Content-Type": "text/plain"}, ceiling="ceiling: bare Flask", family="kv"),
-        Scenario("GET /kv/<key> 1 KiB", "wrk", "kv", "/kv/bench/get", ceiling="ceiling: bare Flask", family="kv"),
-        Scenario("GET /render/hello.html?name=x", "wrk", "render", "/render/hello.html?name=x",
-                 ceiling="ceiling: bare Flask", family="render"),
+        Scenario(SAME, "wrk", "bench-ceiling", "/_bench/flask", is_ceiling=True),
+        Scenario(BEST, "wrk", "bench-ceiling-best", "/_bench/flask-best", is_ceiling=True),
+        request("GET /diagnostic", "diagnostic", "/diagnostic"),
+        request("POST /store/<name>", "store", "/store/bench_post", "POST", STORE_BODY, json_type, marker=True),
+        request("GET /store/<name>/<id>", "store", "/store/bench_item/{item_id}"),
+        request("GET /store/<name> (100 items)", "store", "/store/bench_list"),
+        request("POST /kv/<key> 1 KiB", "kv", "/kv/bench/post", "POST", KV_VALUE, text_type),
+        request("PUT /kv/<key> 1 KiB", "kv", "/kv/bench/put", "PUT", KV_VALUE, text_type),
+        request("GET /kv/<key> 1 KiB", "kv", "/kv/bench/get"),
+        request("GET /render/hello.html?name=x", "render", "/render/hello.html?name=x"),
         *(Scenario(f"events: {n} idle subscribers, 200 writes/s", "events", "events", subscribers=n, rate=200,
                    family="events") for n in (100, 1000)),
         Scenario(f"ceiling: nginx static {human(file_size)}", "wrk", "gateway", "/static/{static_name}",

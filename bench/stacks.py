@@ -113,6 +113,37 @@ def start_ceiling(env: dict[str, str], bind: str, log_path: Path) -> subprocess.
             stdin=subprocess.DEVNULL, start_new_session=True)
 
 
+def best_workers() -> int:
+    """Issue 19's best settings for a sync gunicorn: 2 x cores + 1 workers."""
+    return 2 * len(os.sched_getaffinity(0)) + 1
+
+
+def start_best_ceiling(env: dict[str, str], socket_path: Path, log_path: Path) -> subprocess.Popen:
+    """bench/ceiling_app.py under its best settings (2 x cores + 1 sync workers on a unix socket,
+    gunicorn's defaults otherwise, none of hipflask's), in its own process group."""
+    env = {k: v for k, v in env.items() if k != "GUNICORN_CMD_ARGS"}
+    with open(log_path, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--worker-class", "sync", "--workers", str(best_workers()),
+             "--bind", f"unix:{socket_path}", "--pythonpath", str(BENCH), "ceiling_app:app"],
+            env=dict(env, PYTHONUNBUFFERED="1"), cwd=BENCH, stdout=out, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def stop_process_group(process: subprocess.Popen | None) -> None:
+    if process is None:
+        return
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 class NativeStack(Target):
     """scripts/stack.py in a temporary var dir on free ports, plus the ceiling app."""
     kind = "native"
@@ -136,6 +167,7 @@ class NativeStack(Target):
         self.env.update(env_overrides)
         self.stack: subprocess.Popen | None = None
         self.ceiling: subprocess.Popen | None = None
+        self.best_ceiling: subprocess.Popen | None = None
         self.log_path = self.var / "stack.log"
 
     def start(self) -> None:
@@ -154,6 +186,9 @@ class NativeStack(Target):
             if self.stack.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the native stack did not start; see {self.log_path}:\n{self.tail()}")
             time.sleep(0.2)
+        # the socket scripts/stack.py names in the gateway's hipflask_bench_best upstream
+        self.best_ceiling = start_best_ceiling(self.env, self.var / "run" / "bench-flask-best.sock",
+                                               self.var / "ceiling-best.log")
 
     def tail(self) -> str:
         try:
@@ -168,8 +203,12 @@ class NativeStack(Target):
                 groups.append(Group(name, pgids=[int((self.var / "run" / f"{name}.pgid").read_text())]))
             except (OSError, ValueError):
                 pass
+        if self.stack is not None:
+            groups.append(Group("stack.py", pgids=[self.stack.pid]))
         if self.ceiling is not None:
             groups.append(Group("bench-ceiling", pgids=[self.ceiling.pid]))
+        if self.best_ceiling is not None:
+            groups.append(Group("bench-ceiling-best", pgids=[self.best_ceiling.pid]))
         return groups
 
     def put_static(self, source: Path, name: str) -> None:
@@ -183,18 +222,13 @@ class NativeStack(Target):
         return run_dd(data / ".bench-dd", count_mib), str(data)
 
     def stop(self) -> None:
-        for process in (self.ceiling, self.stack):
+        processes = (self.best_ceiling, self.ceiling, self.stack)
+        for process in processes:
             if process is not None and process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGTERM)
-        for process in (self.ceiling, self.stack):
-            if process is not None:
-                try:
-                    process.wait(30)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+        for process in processes:
+            stop_process_group(process)
         if self.keep:
             log(f"kept {self.var}")
         else:
@@ -217,19 +251,27 @@ class UrlStack(Target):
         self.static_dir = Path(static.group(1)) if static else None
         self.fs_data = Path(fs_data.group(1)) if fs_data else None
         self.ceiling: subprocess.Popen | None = None
+        self.best_ceiling: subprocess.Popen | None = None
         self.placed: list[Path] = []
 
     def start(self) -> None:
-        if wait_for(f"{self.url}/_bench/flask", 2) == 200:
-            return
         nginx_conf = self.var / "run" / "nginx.conf"
-        found = re.search(r"upstream hipflask_bench\s*\{\s*server (\S+);",
-                          nginx_conf.read_text() if nginx_conf.exists() else "")
-        if not found:
-            raise RuntimeError(f"{self.url}/_bench/flask does not answer and {nginx_conf} names no bench "
-                               f"upstream: start bench/ceiling_app.py there yourself")
-        log(f"starting the bare-Flask ceiling at {found.group(1)}")
-        self.ceiling = start_ceiling(dict(os.environ), found.group(1), self.work / "ceiling.log")
+        text = nginx_conf.read_text() if nginx_conf.exists() else ""
+        if wait_for(f"{self.url}/_bench/flask", 2) != 200:
+            found = re.search(r"upstream hipflask_bench\s*\{\s*server (\S+);", text)
+            if not found:
+                raise RuntimeError(f"{self.url}/_bench/flask does not answer and {nginx_conf} names no bench "
+                                   f"upstream: start bench/ceiling_app.py there yourself")
+            log(f"starting the bare-Flask ceiling at {found.group(1)}")
+            self.ceiling = start_ceiling(dict(os.environ), found.group(1), self.work / "ceiling.log")
+        if wait_for(f"{self.url}/_bench/flask-best", 2) != 200:
+            best = re.search(r"upstream hipflask_bench_best\s*\{\s*server unix:(\S+);", text)
+            if not best:
+                raise RuntimeError(f"{self.url}/_bench/flask-best does not answer and {nginx_conf} names no "
+                                   f"hipflask_bench_best upstream")
+            log(f"starting the best-settings bare-Flask ceiling at unix:{best.group(1)}")
+            self.best_ceiling = start_best_ceiling(dict(os.environ), Path(best.group(1)),
+                                                   self.work / "ceiling-best.log")
 
     def groups(self) -> list[Group]:
         groups = []
@@ -238,6 +280,8 @@ class UrlStack(Target):
                 groups.append(Group(name, pgids=[int((self.var / "run" / f"{name}.pgid").read_text())]))
         if self.ceiling is not None:
             groups.append(Group("bench-ceiling", pgids=[self.ceiling.pid]))
+        if self.best_ceiling is not None:
+            groups.append(Group("bench-ceiling-best", pgids=[self.best_ceiling.pid]))
         return groups
 
     def put_static(self, source: Path, name: str) -> None:
@@ -254,9 +298,8 @@ class UrlStack(Target):
     def stop(self) -> None:
         for path in self.placed:
             path.unlink(missing_ok=True)
-        if self.ceiling is not None and self.ceiling.poll() is None:
-            os.killpg(self.ceiling.pid, signal.SIGTERM)
-            self.ceiling.wait(30)
+        stop_process_group(self.ceiling)
+        stop_process_group(self.best_ceiling)
         shutil.rmtree(self.work, ignore_errors=True)
 
 
@@ -305,7 +348,7 @@ class ComposeStack(Target):
 
     def find_groups(self) -> list[Group]:
         groups = []
-        for name in ("gateway", "redis", "bench-ceiling") + SERVICES:
+        for name in ("gateway", "redis", "bench-ceiling", "bench-ceiling-best") + SERVICES:
             ids = self.containers(name)
             if not ids:
                 continue
