@@ -13,9 +13,14 @@
                                   (DATABASE_URL), labelled `postgres` beside the SQLite figures
     bench/run.py --metrics off    the services without their Prometheus metrics (METRICS_ENABLED=false),
                                   in its own RESULTS.md block: the metrics' cost is the CPU µs/req difference
+    bench/run.py --features       what auth, CORS, metrics and events each cost (bench/features.py): one
+                                  native stack per setting, interleaved rounds, the `features` block
+    bench/run.py --both           the native stack, then the compose stack (compose ratios over native)
 
-Request scenarios run wrk with the same connections, threads and duration; each is compared with the
-bare-Flask ceiling (bench/ceiling_app.py under the services' gunicorn settings behind the same gateway).
+Request scenarios run wrk with the same connections, threads and duration (-t 2 -c 64); each is compared
+with two bare-Flask ceilings behind the same gateway (bench/ceiling_app.py): under its best settings
+(2 x cores + 1 sync workers on a unix socket, upstream keepalive: issue 19's) and under the services'
+own gunicorn settings.
 Downloads are compared with nginx serving a static file from the same disk, uploads with `dd
 conv=fsync` on that disk. Runs are interleaved (every scenario once, then again) so drift on a shared
 machine hits them alike; the table shows the median with min and max, and each ratio is the median of
@@ -79,6 +84,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--access-log", action="store_true", help="keep the gateway's access log on")
     p.add_argument("--metrics", choices=("on", "off"), default="on",
                    help="off: METRICS_ENABLED=false in every service, to measure what the metrics cost")
+    p.add_argument("--features", action="store_true",
+                   help="what auth, CORS, metrics and events cost: a stack per setting, interleaved rounds")
+    p.add_argument("--both", action="store_true", help="the native stack, then compose (compose/native ratios)")
     p.add_argument("--profile", action="store_true", help="py-spy profiles of the request scenarios")
     p.add_argument("--profile-seconds", type=float, default=8)
     p.add_argument("--var", type=Path, default=ROOT / "var", help="with HIPFLASK_URL: the stack's var dir")
@@ -93,6 +101,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.connections = min(args.connections, 8)
     if args.scale:
         args.compose = True
+    if args.features and (args.compose or args.postgres or args.both or os.environ.get("HIPFLASK_URL")):
+        p.error("--features starts native stacks of its own; not with --compose, --postgres, --both or HIPFLASK_URL")
+    if args.both and (args.compose or args.postgres or os.environ.get("HIPFLASK_URL")):
+        p.error("--both runs the native stack, then compose; not with --compose, --postgres or HIPFLASK_URL")
     if args.postgres and (args.compose or os.environ.get("HIPFLASK_URL")):
         p.error("--postgres runs the native stack on the bench's own PostgreSQL; "
                 "not with --compose, --scale or HIPFLASK_URL")
@@ -123,6 +135,32 @@ def main(argv: list[str] | None = None) -> int:
     overrides = dict(item.split("=", 1) for item in (args.set or []))
     if args.metrics == "off":
         overrides["METRICS_ENABLED"] = "false"
+    if args.features:
+        return features(args, overrides)
+    if args.both:
+        native: dict[str, float] = {}
+        status = run_once(args, overrides, native_out=native)
+        args.compose = True
+        return max(status, run_once(args, overrides, native_ratios=native))
+    return run_once(args, overrides)
+
+
+def features(args: argparse.Namespace, overrides: dict[str, str]) -> int:
+    from features import run_features
+    text, failures = run_features(args, overrides)
+    print(text)
+    if args.write and not args.quick:
+        write_results(text, args.label or "features")
+    if failures:
+        log("FAILED:\n  " + "\n  ".join(failures))
+        return 1
+    if args.quick:
+        log("quick: every feature setting ran without errors")
+    return 0
+
+
+def run_once(args: argparse.Namespace, overrides: dict[str, str], native_out: dict[str, float] | None = None,
+             native_ratios: dict[str, float] | None = None) -> int:
     url = os.environ.get("HIPFLASK_URL")
     database = None
     if args.postgres:
@@ -171,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
         target.stop()
         if database is not None:
             database.stop()
-    report = Report(bench, plan)
+    report = Report(bench, plan, native_ratios)
+    if native_out is not None:
+        native_out.update({k: v for k, v in report.ratios().items() if v is not None})
     text = report.text()
     print(text)
     if args.json:

@@ -18,7 +18,7 @@ from layout import BENCH, WRK_SCRIPT
 from processes import Sampler
 from profiles import ensure_py_spy, summarise_profile
 from scenarios import KV_VALUE, STORE_BODY, Measure, MiB, Scenario, human, make_file
-from stacks import Target, http_request
+from stacks import Target, http_request as plain_request
 
 
 class Bench:
@@ -36,7 +36,12 @@ class Bench:
         self.checks: list[tuple[str, bool, str]] = []
         self.info: dict[str, str] = {}
         self.idle: dict[str, tuple[int, int]] = {}  # service -> (RSS, PSS) after start and warm-up
+        self.headers: dict[str, str] = {}  # sent with every request (--features: a token, an Origin)
         self.profiles: dict[str, dict] = {}
+
+    def request(self, url: str, method: str = "GET", body: bytes | None = None,
+                headers: dict[str, str] | None = None, timeout: float = 10) -> tuple[int, dict, bytes]:
+        return plain_request(url, method, body, {**self.headers, **(headers or {})}, timeout)
 
     # -- set-up --
     def prepare(self, plan: list[Scenario]) -> None:
@@ -57,7 +62,7 @@ class Bench:
         if "store" not in self.skipped:
             self.seed_store()
         if "kv" not in self.skipped:
-            status, _, body = http_request(f"{self.target.url}/kv/bench/get", "POST", KV_VALUE,
+            status, _, body = self.request(f"{self.target.url}/kv/bench/get", "POST", KV_VALUE,
                                            {"Content-Type": "text/plain"})
             if status != 200:
                 self.skipped["kv"] = f"seeding POST /kv/bench/get answered {status} {body[:200]!r}"
@@ -70,7 +75,7 @@ class Bench:
         probe = {"diagnostic": "/diagnostic", "store": "/store/bench_probe", "kv": "/kv/bench/probe",
                  "fs": "/fs/bench/probe", "render": "/render/hello.html", "events": "/events?colour=probe"}[family]
         try:
-            status, _, body = http_request(self.target.url + probe, timeout=5)
+            status, _, body = self.request(self.target.url + probe, timeout=5)
         except OSError as exc:
             return f"GET {probe} failed: {exc}"
         if status >= 500:  # the gateway's 502: the service is not there (a 404 is an answer)
@@ -79,7 +84,7 @@ class Bench:
 
     def seed_store(self) -> None:
         url = self.target.url
-        status, _, body = http_request(f"{url}/store/bench_item", "POST", STORE_BODY,
+        status, _, body = self.request(f"{url}/store/bench_item", "POST", STORE_BODY,
                                        {"Content-Type": "application/json"})
         if status != 200:
             self.skipped["store"] = f"seeding POST /store/bench_item answered {status} {body[:200]!r}"
@@ -87,7 +92,7 @@ class Bench:
         self.values["item_id"] = str(json.loads(body)["id"])
         items = self.list_items("/store/bench_list")
         for _ in range(100 - len(items)):
-            status, _, body = http_request(f"{url}/store/bench_list", "POST", STORE_BODY,
+            status, _, body = self.request(f"{url}/store/bench_list", "POST", STORE_BODY,
                                            {"Content-Type": "application/json"})
             if status != 200:
                 self.skipped["store"] = f"seeding POST /store/bench_list answered {status}"
@@ -100,7 +105,7 @@ class Bench:
         """Every item of a store list, following `Link: <...>; rel="next"` pages if the store pages."""
         items, url = [], f"{self.target.url}{path}"
         while url:
-            status, headers, body = http_request(url, timeout=60)
+            status, headers, body = self.request(url, timeout=60)
             if status == 404:
                 return items
             if status != 200:
@@ -114,8 +119,9 @@ class Bench:
     # -- one run of a scenario --
     def wrk(self, scenario: Scenario, duration: float, ids_file: Path | None = None) -> Measure:
         path = scenario.path.format(**self.values)
+        headers = {**self.headers, **scenario.headers}
         env = dict(os.environ, BENCH_METHOD=scenario.method,
-                   BENCH_HEADERS="\n".join(f"{k}: {v}" for k, v in scenario.headers.items()))
+                   BENCH_HEADERS="\n".join(f"{k}: {v}" for k, v in headers.items()))
         if scenario.body is not None:
             body_file = self.target.work / f"body-{abs(hash(scenario.name))}.bin"
             body_file.write_bytes(scenario.body)
@@ -154,7 +160,7 @@ class Bench:
     def upload(self, scenario: Scenario) -> Measure:
         source = self.upload_sources[scenario.size]
         with contextlib.suppress(OSError):
-            http_request(self.target.url + scenario.path, "DELETE")
+            self.request(self.target.url + scenario.path, "DELETE")
         before = self.sampler.sample().get("fs", 0)
         interval, self.sampler.interval = self.sampler.interval, 0.02
         try:
@@ -163,7 +169,7 @@ class Bench:
             self.sampler.interval = interval
         peak = self.sampler.end_window().get("fs", 0)
         with contextlib.suppress(OSError):
-            http_request(self.target.url + scenario.path, "DELETE")
+            self.request(self.target.url + scenario.path, "DELETE")
         ok = 200 <= status < 400
         return Measure(rps=1 / seconds if seconds else 0, mbps=scenario.size / seconds / 1e6 if seconds else 0,
                        p50_ms=seconds * 1000, p99_ms=seconds * 1000, errors=0 if ok else 1, requests=1,
