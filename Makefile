@@ -45,11 +45,12 @@ lint: ## ruff (lint + import order) over every Python file, then mypy over share
 	@$(PY) -m mypy
 	@echo "lint: clean"
 
-test: lint ## lint, then the whole suite: unit, service, system and fault tiers (native and compose stacks), then one quick bench pass
+test: lint ## lint, then the whole suite: unit, service, system and fault tiers (native and compose stacks), then the quick bench passes (native, PostgreSQL, the features: they check that every scenario runs, never a speed)
 	@scripts/setup.sh --test
 	@$(PY) -m pytest tests
 	@$(PY) bench/run.py --quick
 	@$(PY) bench/run.py --quick --postgres
+	@$(PY) bench/run.py --quick --features
 
 test-unit: ## the library's unit tests
 	@scripts/setup.sh --test
@@ -72,10 +73,9 @@ docs: ## the HTML API reference from the route docstrings, in docs/_build/html
 	@$(PY) -m sphinx -W -q -b html docs docs/_build/html
 	@echo "docs: docs/_build/html/index.html"
 
-bench: ## benchmarks through the gateway against this machine's ceilings, store and kv on PostgreSQL too (bench/RESULTS.md)
+bench: ## benchmarks through the gateway against both bare-Flask ceilings: native, compose (with Docker), PostgreSQL, the features' costs (bench/RESULTS.md)
 	@scripts/setup.sh --test
-	@$(PY) bench/run.py $(BENCH_ARGS)
-	@case "$(BENCH_ARGS)" in *--compose*|*--scale*) ;; *) $(PY) bench/run.py --postgres $(BENCH_ARGS) ;; esac
+	@$(PY) bench/run.py $(or $(BENCH_ARGS),--all)
 
 migrate-to-postgres: ## copy the native stack's SQLite data (var/data/store, var/data/kv) into DATABASE_URL's PostgreSQL
 	@scripts/setup.sh

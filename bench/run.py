@@ -4,7 +4,7 @@
     bench/run.py                  the native stack in a temporary var dir on free ports, 3 runs x 5 s
     bench/run.py --quick          1 run x 1 s, small files, 8 connections: exit status 1 when a scenario
                                   could not run or had an error (never a speed): `make test` runs it
-    bench/run.py --compose        against the compose stack (project hipflask-bench, its own volumes)
+    bench/run.py --compose        against the compose stack (project ${IMAGE_PREFIX:-hipflask}-bench, its own volumes)
     bench/run.py --scale          the store scenarios against compose with --scale store=3, then checks
                                   that every acknowledged write is there exactly once with its own id
     HIPFLASK_URL=http://host:port bench/run.py   against a running stack (memory from --var's pgid files)
@@ -16,6 +16,8 @@
     bench/run.py --features       what auth, CORS, metrics and events each cost (bench/features.py): one
                                   native stack per setting, interleaved rounds, the `features` block
     bench/run.py --both           the native stack, then the compose stack (compose ratios over native)
+    bench/run.py --all            `make bench`: native, compose (when Docker answers), --postgres, --features,
+                                  each a run of its own, each rewriting its block of bench/RESULTS.md
 
 Request scenarios run wrk with the same connections, threads and duration (-t 2 -c 64); each is compared
 with two bare-Flask ceilings behind the same gateway (bench/ceiling_app.py): under its best settings
@@ -87,6 +89,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--features", action="store_true",
                    help="what auth, CORS, metrics and events cost: a stack per setting, interleaved rounds")
     p.add_argument("--both", action="store_true", help="the native stack, then compose (compose/native ratios)")
+    p.add_argument("--all", action="store_true", help="make bench: native, compose, --postgres, --features")
     p.add_argument("--profile", action="store_true", help="py-spy profiles of the request scenarios")
     p.add_argument("--profile-seconds", type=float, default=8)
     p.add_argument("--var", type=Path, default=ROOT / "var", help="with HIPFLASK_URL: the stack's var dir")
@@ -129,7 +132,30 @@ def select(plan: list[Scenario], args: argparse.Namespace) -> list[Scenario]:
     return plan
 
 
+def run_all(argv: list[str]) -> int:
+    """`make bench`: every block of bench/RESULTS.md, each from a run of its own (a fresh stack each);
+    the compose run compares its ratios with the native block just written."""
+    rest = [a for a in argv if a != "--all"]
+    steps: list[list[str]] = [[]]
+    if shutil.which("docker") and subprocess.run(["docker", "info"], capture_output=True).returncode == 0:
+        steps.append(["--compose"])
+    else:
+        log("Docker does not answer: no compose run (its block in bench/RESULTS.md is kept)")
+    steps += [["--postgres"], ["--features"]]
+    failed = []
+    for step in steps:
+        log(f"make bench: bench/run.py {' '.join(step + rest)}")
+        if subprocess.run([sys.executable, str(Path(__file__).resolve()), *step, *rest]).returncode != 0:
+            failed.append(" ".join(step))
+    if failed:
+        log(f"make bench: failed: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--all" in argv:
+        return run_all(argv)
     args = parse_args(argv)
     ensure_tools()
     overrides = dict(item.split("=", 1) for item in (args.set or []))

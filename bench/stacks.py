@@ -19,7 +19,8 @@ from console import log
 from layout import BENCH, COMPOSE_OVERRIDE, ROOT, SERVICES
 from processes import Group
 
-COMPOSE_PROJECT = "hipflask-bench"
+# its own project per IMAGE_PREFIX, so two people's benchmarks on one Docker never share containers
+COMPOSE_PROJECT = f"{os.environ.get('IMAGE_PREFIX') or 'hipflask'}-bench"
 
 
 def free_port() -> int:
@@ -304,7 +305,7 @@ class UrlStack(Target):
 
 
 class ComposeStack(Target):
-    """docker compose with bench/compose.bench.yml (the ceiling service), project hipflask-bench."""
+    """docker compose with bench/compose.bench.yml (the ceiling services), project <IMAGE_PREFIX>-bench."""
     kind = "compose"
 
     def __init__(self, scale_store: int, env_overrides: dict[str, str], access_log: bool, keep: bool):

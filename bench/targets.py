@@ -77,7 +77,11 @@ def rows(f: Figures) -> list[Row]:
                                      ("stack RSS under load (peak)", f.rss_load, RSS_LOAD)):
             out.append(Row(label, f"≤ {wanted // MB} MB", "" if value is None else f"{value / MB:.0f} MB",
                            check(value, wanted, at_most=True)))
-    if f.kind == "compose":
+    if f.kind == "compose" and not f.native_ratios:
+        out.append(Row("compose ratios over native", f"≥ {COMPOSE_OF_NATIVE:g} x the native ratio",
+                       "no native block with ratios in bench/RESULTS.md (run the native bench first, or --both)",
+                       None))
+    elif f.kind == "compose":
         for name, compose_of_native in compose_comparison(f.ratios, f.native_ratios or {}).items():
             out.append(Row(f"compose {name}", f"≥ {COMPOSE_OF_NATIVE:g} x the native ratio",
                            "" if compose_of_native is None else f"{compose_of_native:.2f}",
