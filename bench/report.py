@@ -15,6 +15,7 @@ from layout import RESULTS
 from memory_report import MemoryReport
 from runner import Bench
 from scenarios import BEST, Measure, MiB, Scenario, human
+from stacks import best_workers
 from targets import Figures, Row, ratios_comment, ratios_of_block, rows as target_rows
 
 # The earlier targets of the file scenarios, beside issue 19's (bench/targets.py)
@@ -196,7 +197,8 @@ class Report:
         a = self.bench.args
         env = self.bench.args.set or []
         gunicorn = (f"WORKERS={os.environ.get('WORKERS', '2')}, THREADS={os.environ.get('THREADS', '4')}, "
-                    f"gthread" + (f"; overrides: {', '.join(env)}" if env else ""))
+                    f"gthread" + (f"; overrides: {', '.join(env)}" if env else "")
+                    + f"; best-settings ceiling: {best_workers()} sync workers on a unix socket")
         return (f"{a.runs} runs x {a.duration:g} s per scenario (interleaved), warm-up {a.warmup:g} s; "
                 f"wrk -t {a.threads} -c {a.connections} (downloads -c 4); {gunicorn}; gateway access log "
                 f"{'on' if a.access_log else 'off'}; stack: {self.bench.target.kind} ({self.bench.target.url}); "

@@ -41,12 +41,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from compose_stack import ComposeStack
 from console import log
 from layout import ROOT
 from report import Report, write_results
 from runner import Bench
 from scenarios import MiB, Scenario, scenarios
-from stacks import ComposeStack, NativeStack, Target, UrlStack, wait_for
+from stacks import NativeStack, Target, UrlStack, wait_for
 
 
 def ensure_tools() -> None:
