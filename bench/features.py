@@ -189,10 +189,7 @@ def run_features(args: argparse.Namespace, overrides: dict[str, str]) -> tuple[s
                 for setting in turn:
                     if scenario.name not in setting.applies:
                         continue
-                    try:
-                        m = benches[setting.name].measure(scenario, args.duration)
-                    except RuntimeError as exc:
-                        m = Measure(errors=1, detail=str(exc)[:300])
+                    m = benches[setting.name].measure_run(scenario)
                     results[setting.name].setdefault(scenario.name, []).append(m)
                     log(f"  {setting.name:<9} {scenario.name:<26} {m.rps:8.0f} req/s  "
                         f"{stack_cpu(m) or 0:6.0f} µs/req  errors {m.errors}")

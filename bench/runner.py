@@ -232,17 +232,7 @@ class Bench:
             log(f"run {round_number} of {self.args.runs}")
             for scenario in active:
                 ids_file = ids_dir / f"run{round_number}-{abs(hash(scenario.name))}" if scenario.marker else None
-                try:
-                    result = self.measure(scenario, self.args.duration, ids_file)
-                    if self.args.quick and scenario.kind == "wrk" and not result.requests and not result.errors:
-                        # a slow write on a loaded machine may not finish within --quick's 1 s: a speed,
-                        # which --quick never fails on; a longer run tells it from a hang
-                        log(f"  {scenario.name}: no answer within {self.args.duration:g} s; again for 5 s")
-                        if ids_file:
-                            self.collect_ids(ids_file)  # its writes in flight count as the first run's
-                        result = self.measure(scenario, 5.0, ids_file)
-                except RuntimeError as exc:
-                    result = Measure(errors=1, detail=str(exc)[:300])
+                result = self.measure_run(scenario, ids_file)
                 if ids_file:
                     self.collect_ids(ids_file)
                 self.results.setdefault(scenario.name, []).append(result)
@@ -254,6 +244,21 @@ class Bench:
             self.verify_store_writes()
         if self.args.profile:
             self.profile(active)
+
+    def measure_run(self, scenario: Scenario, ids_file: Path | None = None) -> Measure:
+        """One run of --duration; a failure to run is a Measure with an error."""
+        try:
+            result = self.measure(scenario, self.args.duration, ids_file)
+            if self.args.quick and scenario.kind == "wrk" and not result.requests and not result.errors:
+                # a slow write on a loaded machine may not finish within --quick's 1 s: a speed, which
+                # --quick never fails on; a longer run tells it from a hang
+                log(f"  {scenario.name}: no answer within {self.args.duration:g} s; again for 5 s")
+                if ids_file:
+                    self.collect_ids(ids_file)  # its writes in flight count as the first run's
+                result = self.measure(scenario, 5.0, ids_file)
+        except RuntimeError as exc:
+            result = Measure(errors=1, detail=str(exc)[:300])
+        return result
 
     def measure_idle(self, settle: float = 2.0) -> None:
         """Memory of every process at idle: after the start and the warm-up, before the load
