@@ -7,6 +7,9 @@ acknowledged write survives `kill -9` and power loss), and the VFS named by SQLI
 `write()` runs a transaction that takes the write lock at its start (BEGIN IMMEDIATE), so a
 read-modify-write inside it is atomic across threads, workers and replicas, and concurrent
 writers queue on the busy timeout instead of failing with `database is locked`.
+`commit()` runs a write as part of a group commit (hipflask.group_commit): the concurrent writers
+of one process to one file share a transaction and its fsync, each in a SAVEPOINT of its own, and
+each is answered only after that COMMIT returned.
 """
 from __future__ import annotations
 
@@ -19,14 +22,16 @@ import urllib.parse
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Literal, overload
+from typing import Literal, TypeVar, overload
 
 from hipflask.config import ConfigError
+from hipflask.group_commit import GroupCommit, Write
 from hipflask.storage_errors import is_no_space
 
 BUSY_TIMEOUT_SECONDS = 60.0
 MAX_CONNECTIONS_PER_THREAD = 64
 MAX_READY_PATHS = 4096
+Result = TypeVar("Result")
 
 
 class Databases:
@@ -42,6 +47,7 @@ class Databases:
         self._local = threading.local()
         self._ready: set[Path] = set()  # files whose schema is made; forgotten past MAX_READY_PATHS
         self._ready_lock = threading.Lock()
+        self._group = GroupCommit(self._commit_batch)
 
     def _open(self, path: Path, create: bool) -> sqlite3.Connection:
         query = {"mode": "rwc" if create else "rw"}
@@ -156,6 +162,35 @@ class Databases:
     def write(self, path: Path) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         """A write transaction on `path`, creating the file and its schema when missing."""
         return self.transaction(self.connection(path, create=True))
+
+    def commit(self, path: Path, work: Callable[[sqlite3.Connection], Result]) -> Result:
+        """`work(connection)` inside a write transaction on `path` (created when missing), shared with
+        the process's concurrent writers of `path`; its result once that transaction is committed.
+
+        An exception of `work` rolls back `work` alone (its SAVEPOINT) and is raised here; the
+        other writes of the batch commit. A failed COMMIT raises for every write of the batch.
+        """
+        return self._group.submit(path, work)
+
+    def _commit_batch(self, path: Path, batch: list[Write]) -> None:
+        connection = self.connection(path, create=True)
+        if len(batch) == 1:  # alone: the transaction is the write's own, no savepoint needed
+            with self.transaction(connection):
+                batch[0].result = batch[0].work(connection)
+            return
+        with self.transaction(connection):
+            for write in batch:
+                connection.execute("SAVEPOINT write")
+                try:
+                    write.result = write.work(connection)
+                except Exception as exc:
+                    write.error = exc
+                    if not connection.in_transaction:
+                        # SQLite rolled the whole transaction back (a full disk, an I/O error):
+                        # the batch's earlier writes are gone with it.
+                        raise
+                    connection.execute("ROLLBACK TO write")
+                connection.execute("RELEASE write")
 
     def close_all(self) -> None:
         for connection in self._local.__dict__.get("connections", {}).values():

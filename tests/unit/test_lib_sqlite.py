@@ -7,7 +7,7 @@ import pytest
 
 from hipflask.config import ConfigError
 from hipflask.sqlite import Databases
-from support import run_threads
+from support import run_threads, wait_until
 
 
 def counter_schema(connection):
@@ -223,3 +223,76 @@ def test_the_set_of_files_with_a_schema_is_bounded(tmp_path, monkeypatch):
         assert databases.connection(tmp_path / "ns0.sqlite3").execute("SELECT value FROM counter").fetchone() == (1,)
     finally:
         databases.close_all()
+
+
+# Group commit (Databases.commit): concurrent writers of one process share a transaction.
+
+def increment(connection):
+    connection.execute("UPDATE counter SET value = value + 1 WHERE id = 1")
+    return threading.get_ident()
+
+
+def fail(connection):
+    connection.execute("UPDATE counter SET value = value + 1000 WHERE id = 1")
+    raise ValueError("this write fails")
+
+
+def batched(databases, path, works):
+    """Run `works` as one batch: a first write holds the batch leader until every other work is
+    queued behind it; then the queued works run together. The outcome of each queued work."""
+    release, outcomes = threading.Event(), {}
+
+    def leader(connection):
+        release.wait(10)
+        return increment(connection)
+
+    def submit(index, work):
+        try:
+            outcomes[index] = databases.commit(path, work)
+        except Exception as exc:  # the outcome of a failing write
+            outcomes[index] = exc
+
+    first = threading.Thread(target=submit, args=("leader", leader))
+    first.start()
+    wait_until(lambda: path in databases._group._running, timeout=10, what="the first write leading")
+    others = [threading.Thread(target=submit, args=(index, work)) for index, work in enumerate(works)]
+    for thread in others:
+        thread.start()
+    wait_until(lambda: len(databases._group._pending.get(path, ())) == len(works), timeout=10, what="every write queued")
+    release.set()
+    for thread in [first, *others]:
+        thread.join(10)
+    return [outcomes[index] for index in range(len(works))]
+
+
+def test_a_lone_commit_runs_in_its_writers_thread_and_is_committed_when_it_returns(databases, path):
+    assert databases.commit(path, increment) == threading.get_ident()
+    assert counter_value(path) == 1
+
+
+def test_writers_arriving_during_a_commit_share_the_next_transaction(databases, path):
+    outcomes = batched(databases, path, [increment, increment, increment])
+    assert len(set(outcomes)) == 1  # every queued write ran in the thread of the one that led their batch
+    assert counter_value(path) == 4
+
+
+def test_a_failing_write_in_a_batch_fails_alone(databases, path):
+    outcomes = batched(databases, path, [increment, fail, increment])
+    assert isinstance(outcomes[1], ValueError)
+    assert outcomes[0] == outcomes[2]
+    assert counter_value(path) == 3  # the leader and both neighbours, none of the failed write's change
+
+
+def test_concurrent_commits_lose_no_increment(path):
+    threads, increments = 8, 25
+    databases = Databases(schema=counter_schema)
+
+    def writer():
+        try:
+            for _ in range(increments):
+                databases.commit(path, increment)
+        finally:
+            databases.close_all()
+
+    run_threads(writer, threads)
+    assert counter_value(path) == threads * increments

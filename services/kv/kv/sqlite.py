@@ -1,8 +1,9 @@
 """Values by key in SQLite (the default kv backend): one database file per namespace, one row per key.
 
 The contract is `kv.storage.KVStorage`'s. Here a namespace's file `<data_dir>/<namespace>.sqlite3`
-is created by its first write, every write is one BEGIN IMMEDIATE transaction on that file
-(`hipflask.sqlite.Databases`), and expired rows are deleted by the next write to the namespace.
+is created by its first write, every put runs in a BEGIN IMMEDIATE transaction on that file shared
+by group commit with the worker's concurrent writers of the file (`hipflask.sqlite.Databases.commit`,
+a SAVEPOINT per write), and expired rows are deleted by the next write to the namespace.
 """
 from __future__ import annotations
 
@@ -81,7 +82,8 @@ class KVStore(KVStorage):
         check_key(key)
         self.check_value(value, content_type)
         etag = os.urandom(8).hex()
-        with self.databases.write(self._path(namespace)) as connection:
+
+        def upsert(connection: sqlite3.Connection) -> Item:
             modified = now_ms()
             expires = modified + ttl * 1000 if ttl else None
             connection.execute(_PURGE, (modified,))
@@ -89,7 +91,9 @@ class KVStore(KVStorage):
                 row = connection.execute("SELECT etag FROM kv WHERE key = ?", (key,)).fetchone()
                 check(row[0] if row else None, if_match, if_none_match, what="the key")
             connection.execute(_UPSERT, (key, content_type, etag, len(value), modified, expires, value))
-        return Item(key, value, content_type, etag, modified, expires)
+            return Item(key, value, content_type, etag, modified, expires)
+
+        return self.databases.commit(self._path(namespace), upsert)
 
     def delete(self, namespace: str, key: str, *, if_match: Collection[str] | None = None) -> bool:
         """Remove the key's value; False when it had none."""

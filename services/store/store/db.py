@@ -6,9 +6,11 @@ creates nothing. A file holds two tables: `stores`, one row per store (the next 
 bumped by every change, the time of the last change, and a random token so that a store
 recreated from scratch never repeats an ETag of its previous life), and `items`.
 
-The contract is `store.storage.StoreStorage`'s. Here every write is one BEGIN IMMEDIATE
-transaction (hipflask.sqlite.Databases): a merge is a read-modify-write under the file's write
-lock, and the commit is fsynced (STORE_SYNC=full) before the call returns.
+The contract is `store.storage.StoreStorage`'s. Here every write runs inside a BEGIN IMMEDIATE
+transaction (hipflask.sqlite.Databases), shared by group commit with the worker's concurrent
+writers of the same file, each in a SAVEPOINT of its own: a merge is a read-modify-write under the
+file's write lock, a write that fails rolls back alone, and the commit is fsynced
+(STORE_SYNC=full) before the call returns.
 """
 from __future__ import annotations
 
@@ -136,7 +138,8 @@ class Store(StoreStorage):
         fields = client_fields(fields)
         text = encode(fields)[1:-1]
         text = text + "," if text else ""
-        with self.databases.write(self.path(namespace)) as connection:
+
+        def take_id(connection: sqlite3.Connection) -> tuple[int, int, str]:
             item_id, revision, now, token = connection.execute(
                 sql.TAKE_ID, {"store": store, "now": now_ms()}).fetchall()[0]
             if item_id > MAX_ID:
@@ -144,6 +147,9 @@ class Store(StoreStorage):
             etag = f"{token}-{revision}"
             connection.execute(sql.PUT, (store, item_id, f'{{"id":{item_id},{text}"created":{now},"updated":{now}}}',
                                       etag, now, now))
+            return item_id, now, etag
+
+        item_id, now, etag = self.databases.commit(self.path(namespace), take_id)
         return Written(make_item(item_id, fields, now, now), etag, True)
 
     def merge(self, namespace: str, store: str, item_id: int, patch: dict, *, rfc7396: bool = False,
@@ -155,13 +161,16 @@ class Store(StoreStorage):
         """
         check_name(store)
         patch = client_fields(patch)
-        with self.databases.write(self.path(namespace)) as connection:
+
+        def merge_into(connection: sqlite3.Connection) -> Written:
             row = connection.execute("SELECT data, etag, created FROM items WHERE store = ? AND id = ?",
                                      (store, item_id)).fetchone()
             check_preconditions(row and row[1], if_match)
             old = client_fields(json.loads(row[0])) if row else {}
             fields = merge_patch(old, patch) if rfc7396 else merge_fields(old, patch)
             return self._put(connection, store, item_id, fields, row and row[2])
+
+        return self.databases.commit(self.path(namespace), merge_into)
 
     def replace(self, namespace: str, store: str, item_id: int, fields: dict, *,
                 if_match: Collection[str] | None = None, create_only: bool = False) -> Written:
@@ -171,11 +180,14 @@ class Store(StoreStorage):
         """
         check_name(store)
         fields = client_fields(fields)
-        with self.databases.write(self.path(namespace)) as connection:
+
+        def replace_with(connection: sqlite3.Connection) -> Written:
             row = connection.execute("SELECT etag, created FROM items WHERE store = ? AND id = ?",
                                      (store, item_id)).fetchone()
             check_preconditions(row and row[0], if_match, create_only)
             return self._put(connection, store, item_id, fields, row and row[1])
+
+        return self.databases.commit(self.path(namespace), replace_with)
 
     def _put(self, connection: sqlite3.Connection, store: str, item_id: int, fields: dict,
              created: int | None) -> Written:
