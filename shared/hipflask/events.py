@@ -9,7 +9,10 @@ An event is `{"source", "message", "user_token" (the namespace), "service", "hos
 A value in the message (`data` for store items, `value` for kv JSON values) longer than
 EVENTS_MAX_VALUE_BYTES once encoded is not put in the stream: `value_omitted: true` and its
 `value_size` stand for it. Call it after the change is committed; Redis being down never fails
-the request (the lost event is counted under `events` in the backplane's failures).
+the request (the lost event is counted under `events` in the backplane's failures). An event is in
+the stream when the call returns; the events of a process's concurrent writers share one Redis
+round trip (hipflask.group_commit: the first emitter sends its own and every event queued
+meanwhile in one pipeline).
 """
 from __future__ import annotations
 
@@ -21,6 +24,8 @@ from flask import has_request_context, json
 from prometheus_client import Counter
 
 from hipflask.access import namespace
+from hipflask.group_commit import GroupCommit, Write
+from hipflask.redis_backplane import Backplane
 from hipflask.state import state
 
 CHANNEL = "hipflask:events"
@@ -69,14 +74,26 @@ def emit_local_event(source: str, message) -> bool:
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
     streamed = _bounded(event, line, settings.events_max_value_bytes)
-
-    def publish(client):
-        pipe = client.pipeline(transaction=False)
-        if local:
-            pipe.publish(CHANNEL, line)
-        pipe.xadd(STREAM, {"event": streamed}, maxlen=settings.event_stream_maxlen, approximate=True)
-        return pipe.execute()
-
-    if state().backplane.call("events", publish) is not None:
+    if _emits.submit(state().backplane, (local, line, streamed, settings.event_stream_maxlen)):
         PUBLISHED.labels(settings.service, source).inc()
     return local
+
+
+def _publish(backplane: Backplane, batch: list[Write]) -> None:
+    """One pipeline for the events of `batch` (`(local, line, streamed, maxlen)` each); each
+    write's result is True when Redis took it."""
+    def publish(client):
+        pipe = client.pipeline(transaction=False)
+        for write in batch:
+            local, line, streamed, maxlen = write.work
+            if local:
+                pipe.publish(CHANNEL, line)
+            pipe.xadd(STREAM, {"event": streamed}, maxlen=maxlen, approximate=True)
+        return pipe.execute()
+
+    published = backplane.call("events", publish, count=len(batch)) is not None
+    for write in batch:
+        write.result = published
+
+
+_emits = GroupCommit(_publish)

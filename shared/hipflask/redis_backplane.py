@@ -33,29 +33,30 @@ class Backplane:
         self._down_until = 0.0
         self._lock = threading.Lock()
 
-    def call(self, purpose: str, operation: Callable[[redis.Redis], Any]) -> Any:
-        """operation(client), or None when Redis is unreachable (counted under `purpose`)."""
+    def call(self, purpose: str, operation: Callable[[redis.Redis], Any], count: int = 1) -> Any:
+        """operation(client), or None when Redis is unreachable (counted under `purpose`, `count`
+        times for an operation that carries that many requests' calls)."""
         if time.monotonic() < self._down_until:
             with self._lock:
-                self._failed(purpose)
+                self._failed(purpose, count)
             return None
         try:
             return operation(self.client)
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             with self._lock:
-                self._failed(purpose)
+                self._failed(purpose, count)
                 self._down_until = time.monotonic() + BACKOFF_SECONDS
             log.warning("redis unreachable for %s (%s); going on without it", purpose, exc)
             return None
         except redis.RedisError as exc:  # an error reply: Redis answers, so no back-off
             with self._lock:
-                self._failed(purpose)
+                self._failed(purpose, count)
             log.warning("redis refused %s (%s); going on without it", purpose, exc)
             return None
 
-    def _failed(self, purpose: str) -> None:
-        self.failures[purpose] += 1
-        FAILURES.labels(self.service, purpose).inc()
+    def _failed(self, purpose: str, count: int = 1) -> None:
+        self.failures[purpose] += count
+        FAILURES.labels(self.service, purpose).inc(count)
 
     def ping(self) -> bool:
         """True when Redis answers now (ignores the back-off; used by readiness checks)."""

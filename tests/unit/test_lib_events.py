@@ -1,12 +1,13 @@
 """hipflask.events.emit_local_event: every event in the stream; selected ones on stdout and the channel too."""
 import json
+import uuid
 
 import pytest
 from flask import Blueprint, request
 
 import hipflask
 from hipflask.events import CHANNEL, STREAM, emit_local_event
-from support import wait_until
+from support import run_threads, wait_until
 
 blueprint = Blueprint("unit_events", __name__)
 
@@ -169,3 +170,22 @@ def test_redis_error_reply_never_fails_the_request(app, redis_client):
     redis_client.set(STREAM, "not a stream")
     response = app.test_client().post("/emit/store", json=1)
     assert response.status_code == 200
+
+
+def test_concurrent_emitters_each_put_their_event_in_the_stream_once_before_answering(app, redis_client):
+    threads, events = 8, 20
+
+    def emitter():
+        client = app.test_client()
+        for _ in range(events):
+            marker = uuid.uuid4().hex
+            assert client.post("/emit/render", json=marker).status_code == 200
+            sent.append(marker)
+            streamed = {json.loads(fields[b"event"])["message"] for _, fields in redis_client.xrange(STREAM)}
+            assert marker in streamed  # in the stream when the request is answered
+
+    sent: list[str] = []
+    run_threads(emitter, threads)
+    messages = [json.loads(fields[b"event"])["message"] for _, fields in redis_client.xrange(STREAM)]
+    assert sorted(messages) == sorted(sent)
+    assert len(messages) == threads * events
