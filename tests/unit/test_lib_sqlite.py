@@ -254,11 +254,12 @@ def batched(databases, path, works):
 
     first = threading.Thread(target=submit, args=("leader", leader))
     first.start()
-    wait_until(lambda: path in databases._group._running, timeout=10, what="the first write leading")
+    wait_until(lambda: path in databases._group._pending, timeout=10, what="the first write leading")
     others = [threading.Thread(target=submit, args=(index, work)) for index, work in enumerate(works)]
     for thread in others:
         thread.start()
-    wait_until(lambda: len(databases._group._pending.get(path, ())) == len(works), timeout=10, what="every write queued")
+    wait_until(lambda: len(databases._group._pending.get(path, ())) == len(works), timeout=10,
+               what="every write queued")
     release.set()
     for thread in [first, *others]:
         thread.join(10)
