@@ -332,3 +332,56 @@ def test_concurrent_writes_that_purge_expired_values_all_succeed(store):
     run_threads(write, 8)
     assert len(store.keys(NS, "new/")) == 240
     assert store.keys(NS, "old/") == []
+
+
+def _race(writers, write):
+    """`write(n)` in `writers` threads started together; each thread's outcome (its result or its exception)."""
+    start, outcomes = threading.Barrier(writers), {}
+
+    def racer(n):
+        start.wait(10)
+        try:
+            outcomes[n] = write(n)
+        except Exception as exc:  # the outcome of a losing writer
+            outcomes[n] = exc
+
+    threads = [threading.Thread(target=racer, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return outcomes
+
+
+def test_of_concurrent_writers_holding_the_same_etag_exactly_one_wins_and_the_losers_write_nothing(store):
+    first = store.put(NS, "k", b"first", "text/plain")
+    outcomes = _race(8, lambda n: store.put(NS, "k", f"w{n}".encode(), "text/plain", if_match={first.etag}))
+    winners = [n for n, outcome in outcomes.items() if not isinstance(outcome, Exception)]
+    assert len(winners) == 1
+    assert all(isinstance(outcomes[n], PreconditionFailed) for n in outcomes if n not in winners)
+    item = store.get(NS, "k")
+    assert (item.value, item.etag) == (f"w{winners[0]}".encode(), outcomes[winners[0]].etag)
+
+
+def test_concurrent_writers_of_one_namespace_each_keep_their_own_value_and_etag(store):
+    outcomes = _race(8, lambda n: [store.put(NS, f"w{n}/{i}", f"{n}-{i}".encode(), "text/plain") for i in range(10)])
+    etags = set()
+    for n, written in outcomes.items():
+        for i, item in enumerate(written):
+            assert store.get(NS, f"w{n}/{i}") == item
+            etags.add(item.etag)
+    assert len(etags) == 80
+
+
+def test_a_refused_write_among_concurrent_writers_fails_alone(store):
+    store.put(NS, "taken", b"old", "text/plain")
+
+    def write(n):
+        if n % 2:
+            return store.put(NS, "taken", b"never", "text/plain", if_none_match=ANY)
+        return store.put(NS, f"free/{n}", b"new", "text/plain")
+
+    outcomes = _race(8, write)
+    assert all(isinstance(outcomes[n], PreconditionFailed) for n in range(1, 8, 2))
+    assert [store.get(NS, f"free/{n}").value for n in range(0, 8, 2)] == [b"new"] * 4
+    assert store.get(NS, "taken").value == b"old"
