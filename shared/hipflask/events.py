@@ -83,6 +83,9 @@ def _publish(backplane: Backplane, batch: list[Write]) -> None:
     """One pipeline for the events of `batch` (`(local, line, streamed, maxlen)` each); each
     write's result is True when Redis took it."""
     def publish(client):
+        local, _, streamed, maxlen = batch[0].work
+        if len(batch) == 1 and not local:  # one command: no pipeline to build
+            return client.xadd(STREAM, {"event": streamed}, maxlen=maxlen, approximate=True)
         pipe = client.pipeline(transaction=False)
         for write in batch:
             local, line, streamed, maxlen = write.work
