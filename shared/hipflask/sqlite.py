@@ -169,6 +169,8 @@ class Databases:
 
         An exception of `work` rolls back `work` alone (its SAVEPOINT) and is raised here; the
         other writes of the batch commit. A failed COMMIT raises for every write of the batch.
+        `work` may run in another writer's thread, on that thread's connection; it must not call
+        `commit` itself (it would wait for its own batch).
         """
         return self._group.submit(path, work)
 
