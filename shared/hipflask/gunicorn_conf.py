@@ -18,7 +18,8 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(
         "/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir(), f"hipflask-metrics-{os.getpid()}")
 
-from hipflask import metrics, uptime  # noqa: E402 (after the metrics directory is chosen)
+# The master imports no more than this: Flask, prometheus_client and the app load in the workers.
+from hipflask import uptime  # noqa: E402 (after the metrics directory is chosen)
 from hipflask.config import Env  # noqa: E402
 
 _env = Env()
@@ -55,7 +56,17 @@ drain_seconds = _env.float("DRAIN_SECONDS", 0.0)
 def on_starting(server):
     """The master starts: the metrics of a previous run are gone (counters begin at zero)."""
     uptime.count_start(_env)
-    metrics.wipe_multiprocess_dir(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    _wipe_multiprocess_dir(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+
+
+def _wipe_multiprocess_dir(path: str) -> None:
+    """Remove the metric files of a previous run (a master start begins from zero)."""
+    os.makedirs(path, exist_ok=True)
+    for entry in os.scandir(path):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            os.unlink(entry.path)
 
 
 def when_ready(server):

@@ -51,16 +51,6 @@ def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
-def wipe_multiprocess_dir(path: str) -> None:
-    """Remove the files of a previous run (a master start begins from zero)."""
-    os.makedirs(path, exist_ok=True)
-    for entry in os.scandir(path):
-        if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path, ignore_errors=True)
-        else:
-            os.unlink(entry.path)
-
-
 def _route() -> str:
     rule = request.url_rule
     return rule.rule if rule is not None else UNMATCHED_ROUTE

@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, current_app
+if TYPE_CHECKING:  # types only: gunicorn's master imports the package and should not load Flask or prometheus_client
+    from flask import Flask
 
-if TYPE_CHECKING:  # types only: the package imports this module before prometheus_client may be imported
     from hipflask.access import Policy
     from hipflask.config import Settings
     from hipflask.redis_backplane import Backplane
@@ -40,7 +40,10 @@ class AppState:
 
 def state(app: Flask | None = None) -> AppState:
     """The state of `app`, by default of the app serving the current request."""
-    return (current_app if app is None else app).extensions[EXTENSION]
+    if app is None:
+        from flask import current_app  # loaded by the app long before; gunicorn's master never gets here
+        app = current_app
+    return app.extensions[EXTENSION]
 
 
 def settings(app: Flask | None = None) -> Settings:

@@ -1,5 +1,7 @@
 """hipflask.gunicorn_conf: the worker class and its connection limit come from the environment."""
 import importlib
+import subprocess
+import sys
 
 import pytest
 
@@ -26,3 +28,12 @@ def test_worker_class_gevent_for_many_idle_streams(monkeypatch):
 def test_an_unknown_worker_class_stops_the_start_naming_the_variable(monkeypatch):
     with pytest.raises(ConfigError, match="WORKER_CLASS"):
         load(monkeypatch, WORKER_CLASS="eventlet")
+
+
+def test_the_master_loads_neither_flask_nor_prometheus_client():
+    """gunicorn's master reads this file and forks: what it imports, every service holds once more."""
+    probe = ("import sys, hipflask.gunicorn_conf; "
+             "print(sorted({m.split('.')[0] for m in sys.modules} & {'flask', 'werkzeug', 'prometheus_client', "
+             "'redis', 'jwt', 'psycopg'}))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
