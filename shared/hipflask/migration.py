@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from hipflask.config import ConfigError, Env
-from hipflask.postgres import PostgresSettings, settings_from_env
+from hipflask.database_settings import PostgresSettings, settings_from_env
 
 
 def namespace_files(data_dir: Path) -> Iterator[tuple[str, Path]]:

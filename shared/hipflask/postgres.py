@@ -1,6 +1,7 @@
 """PostgreSQL connections for the services that can keep their data there (store, kv).
 
-`database_url(env, service)` reads the URL: `<SERVICE>_DATABASE_URL`, else the file named by
+`database_url(env, service)` (in `hipflask.database_settings`, which a service without a database
+reads without loading psycopg) reads the URL: `<SERVICE>_DATABASE_URL`, else the file named by
 `<SERVICE>_DATABASE_URL_FILE`, else `DATABASE_URL`, else `DATABASE_URL_FILE`; None keeps SQLite.
 `Postgres` holds one pool per worker process (psycopg_pool), opened without waiting, so a service
 starts while the database is still down. Every session commits with `synchronous_commit=on` (an
@@ -21,15 +22,16 @@ import contextlib
 import logging
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 import psycopg_pool
-from psycopg import conninfo as pg_conninfo
 
-from hipflask.config import ConfigError, Env
+from hipflask.database_settings import PostgresSettings, database_url, settings_from_env
 from hipflask.errors import HipflaskError
+
+__all__ = ["DatabaseTimeout", "DatabaseUnavailable", "Postgres", "PostgresSettings", "database_url", "one_row",
+           "settings_from_env"]
 
 log = logging.getLogger("hipflask.postgres")
 DATABASE = "postgresql"
@@ -46,42 +48,6 @@ class DatabaseTimeout(HipflaskError):
         super().__init__(504, "database_timeout",
                          f"the {component} database (PostgreSQL) did not answer within {seconds:g}s "
                          "(DATABASE_STATEMENT_TIMEOUT)", extra={"database": DATABASE})
-
-
-@dataclass(frozen=True)
-class PostgresSettings:
-    url: str
-    pool_size: int
-    connect_timeout: float
-    statement_timeout: float
-
-
-def database_url(env: Env, service: str) -> tuple[str, str] | None:
-    """(the variable it came from, the URL) of the service's database; None when none is set."""
-    for name in (f"{service.upper()}_DATABASE_URL", "DATABASE_URL"):
-        url = env.secret(name)
-        if url is not None:
-            if not url.startswith(("postgresql://", "postgres://")):
-                raise ConfigError(f"{name}: expected a postgresql:// URL (unset keeps SQLite), got another scheme")
-            try:
-                pg_conninfo.conninfo_to_dict(url)
-            except psycopg.ProgrammingError:
-                raise ConfigError(f"{name}: not a valid PostgreSQL URL") from None
-            return name, url
-    return None
-
-
-def settings_from_env(env: Env, service: str) -> PostgresSettings | None:
-    """The service's PostgreSQL settings; None when no database URL is set (SQLite)."""
-    found = database_url(env, service)
-    if found is None:
-        return None
-    return PostgresSettings(
-        url=found[1],
-        pool_size=env.int("DATABASE_POOL_SIZE", env.int("THREADS", 4, minimum=1), minimum=1, maximum=1000),
-        connect_timeout=env.float("DATABASE_CONNECT_TIMEOUT", 2.0, minimum=0.1),
-        statement_timeout=env.float("DATABASE_STATEMENT_TIMEOUT", 5.0, minimum=0.001),
-    )
 
 
 class Postgres:

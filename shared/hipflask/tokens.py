@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-import jwt
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
 from hipflask.config import ConfigError, Env
 
 if TYPE_CHECKING:
     from jwt.algorithms import AllowedPublicKeys
+
+# PyJWT and cryptography (10 MB in every process) are imported by the functions that use a key:
+# in uid mode, and in token mode until a token is checked, no process loads them.
 
 READ, WRITE, ADMIN = "read", "write", "admin"
 SCOPES = (READ, WRITE, ADMIN)
@@ -84,6 +83,8 @@ def parse_shared_keys(text: str, name: str = "AUTH_KEYS") -> list[Key]:
 
 
 def _algorithm_of(public_key) -> str:
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
     if isinstance(public_key, rsa.RSAPublicKey):
         return "RS256"
     if isinstance(public_key, ec.EllipticCurvePublicKey) and public_key.curve.name == "secp256r1":
@@ -96,6 +97,9 @@ def _algorithm_of(public_key) -> str:
 def parse_public_keys(data: bytes, name: str = "AUTH_PUBLIC_KEYS_FILE") -> list[Key]:
     """The keys of a JWKS document (`{"keys": [...]}`, each with its `kid`) or of PEM public keys
     (no kid: they verify tokens without one or with any kid)."""
+    import jwt
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
     keys = []
     try:
         if data.lstrip().startswith(b"{"):
@@ -149,6 +153,8 @@ class Keyring:
             raise ValueError("no shared key to sign with: set AUTH_KEYS or AUTH_KEYS_FILE")
         if scope not in SCOPES:
             raise ValueError(f"scope must be one of {', '.join(SCOPES)}")
+        import jwt
+
         issued = int(time.time() if now is None else now)
         claims = {"sub": subject, "scope": scope, "aud": self.audience, "iat": issued, "exp": issued + ttl_seconds}
         secret = cast(bytes, self.signing.material)  # the HS256 key's material is its shared secret
@@ -175,6 +181,8 @@ class Keyring:
         return claims
 
     def _check(self, token: str) -> Claims:
+        import jwt
+
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:

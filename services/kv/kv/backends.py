@@ -1,6 +1,6 @@
 """Which kv backend runs: `init_app` reads the kv settings, opens the storage and puts it on the app.
 
-`KV_DATABASE_URL` (or `DATABASE_URL`, see `hipflask.postgres.database_url`) selects PostgreSQL;
+`KV_DATABASE_URL` (or `DATABASE_URL`, see `hipflask.database_settings.database_url`) selects PostgreSQL;
 without one, values stay in SQLite files on the service's volume.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from flask import Flask
 from hipflask.config import ConfigError, Env
 from hipflask.health import add_ready_check
 from hipflask.metrics import set_namespace_count, sqlite_namespace_count
-from hipflask.postgres import settings_from_env
+from hipflask.database_settings import settings_from_env
 from hipflask.state import state
 
 from kv.storage import KVStorage

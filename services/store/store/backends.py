@@ -1,6 +1,6 @@
 """Which store backend runs: `init_app` reads the store settings, opens the storage and puts it on the app.
 
-`STORE_DATABASE_URL` (or `DATABASE_URL`, see `hipflask.postgres.database_url`) selects PostgreSQL;
+`STORE_DATABASE_URL` (or `DATABASE_URL`, see `hipflask.database_settings.database_url`) selects PostgreSQL;
 without one, items stay in SQLite files on the service's volume.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ from flask import Flask
 from hipflask.config import Env
 from hipflask.health import add_ready_check
 from hipflask.metrics import set_namespace_count, sqlite_namespace_count
-from hipflask.postgres import settings_from_env
+from hipflask.database_settings import settings_from_env
 from hipflask.state import state
 
 from store.storage import StoreStorage
