@@ -8,7 +8,7 @@ from typing import cast
 from flask import Blueprint, Flask
 from flask.json.provider import DefaultJSONProvider
 
-from hipflask import access, bodies, error_responses, health, logs, metrics, openapi, user_content
+from hipflask import access, bodies, error_responses, health, logs, metrics, openapi, request_hooks, user_content
 from hipflask.config import Env, Settings
 from hipflask.handlers import load_handlers
 from hipflask.logs import configure as configure_logging
@@ -23,15 +23,16 @@ def create_app(service: str, blueprint: Blueprint | None = None, *,
                environ: Mapping[str, str] | None = None) -> Flask:
     """Build a service's app: settings from the environment, logging, the error shape, whole
     request bodies (`hipflask.bodies`), the Redis backplane, the access rule, identity headers,
-    page headers, health routes, the service's blueprint, `init(app, env)` for
-    the service's own settings and storage, then the user handlers of `handlers_dir`.
+    page headers (these hooks fused into one before and one after, `hipflask.request_hooks`),
+    health routes, the service's blueprint, `init(app, env)` for the service's own settings and
+    storage, then the user handlers of `handlers_dir`.
     """
     env = Env(environ)
     settings = Settings.from_env(service, env)
     log_format = env.choice("LOG_FORMAT", "text", logs.FORMATS)
     configure_logging(service, settings.log_level, log_format, settings.hostname)
 
-    app = Flask(service)
+    app = request_hooks.App(service)
     cast(DefaultJSONProvider, app.json).sort_keys = False
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_size
     app.config["MAX_FORM_MEMORY_SIZE"] = settings.max_body_size
@@ -46,12 +47,16 @@ def create_app(service: str, blueprint: Blueprint | None = None, *,
     metrics.init_app(app, env.bool("METRICS_ENABLED", True))
     logs.init_app(app, log_requests=log_format == "json" and env.raw("ACCESS_LOG") is not None)
 
+    hostname, version = settings.hostname, settings.version
+
     @app.after_request
     def identify(response):
-        response.headers["X-HOSTNAME"] = settings.hostname
-        response.headers["X-APP-VERSION"] = settings.version
+        headers = response.headers
+        headers["X-HOSTNAME"] = hostname
+        headers["X-APP-VERSION"] = version
         return response
 
+    request_hooks.fuse(app)
     health.init_app(app, env)
     app.register_blueprint(openapi.blueprint)
     if blueprint is not None:
