@@ -10,9 +10,9 @@ import sqlite3
 from flask import Flask
 
 from hipflask.config import ConfigError, Env
+from hipflask.database_settings import settings_from_env
 from hipflask.health import add_ready_check
 from hipflask.metrics import set_namespace_count, sqlite_namespace_count
-from hipflask.database_settings import settings_from_env
 from hipflask.state import state
 
 from kv.storage import KVStorage

@@ -8,9 +8,9 @@ from __future__ import annotations
 from flask import Flask
 
 from hipflask.config import Env
+from hipflask.database_settings import settings_from_env
 from hipflask.health import add_ready_check
 from hipflask.metrics import set_namespace_count, sqlite_namespace_count
-from hipflask.database_settings import settings_from_env
 from hipflask.state import state
 
 from store.storage import StoreStorage
