@@ -5,6 +5,7 @@ see bench/RESULTS.md for the measurements behind the defaults. The events servic
 WORKER_CLASS=gevent: each open stream is a greenlet (gunicorn monkey-patches the worker, so
 redis-py's sockets cooperate), up to WORKER_CONNECTIONS per worker.
 """
+import gc
 import os
 import shutil
 import signal
@@ -31,6 +32,11 @@ worker_connections = _env.int("WORKER_CONNECTIONS", 4096, minimum=1)
 keepalive = _env.int("KEEPALIVE_SECONDS", 75, minimum=1)
 timeout = _env.int("WORKER_TIMEOUT", 120, minimum=1)
 graceful_timeout = 10
+# The master builds the app once and forks its workers from it (gthread only: gevent must patch
+# before the app loads): the workers share the master's pages instead of each importing its own.
+# What opens a connection or a thread at start renews it in the workers (hipflask.forking).
+# gc.freeze before each fork keeps the collector from writing to (so copying) the shared objects.
+preload_app = _env.bool("PRELOAD_APP", worker_class == "gthread")
 # LOG_FORMAT=json: the service writes its own JSON request lines instead (hipflask.logs)
 accesslog = None if _env.str("LOG_FORMAT", "text") == "json" else (os.environ.get("ACCESS_LOG") or None)
 errorlog = "-"
@@ -56,7 +62,8 @@ drain_seconds = _env.float("DRAIN_SECONDS", 0.0)
 def on_starting(server):
     """The master starts: the metrics of a previous run are gone (counters begin at zero)."""
     uptime.count_start(_env)
-    _wipe_multiprocess_dir(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    if not preload_app:  # preloaded: wiped before the app was built (below)
+        _wipe_multiprocess_dir(os.environ["PROMETHEUS_MULTIPROC_DIR"])
 
 
 def _wipe_multiprocess_dir(path: str) -> None:
@@ -90,6 +97,11 @@ def _drain_before_stopping(server, seconds: float) -> None:
     server.handle_term = handle_term
 
 
+def pre_fork(server, worker):
+    if preload_app:
+        gc.freeze()
+
+
 def child_exit(server, worker):
     """A worker exited: its live gauges go; its counters stay in the service's totals."""
     from prometheus_client import multiprocess
@@ -99,3 +111,7 @@ def child_exit(server, worker):
 def on_exit(server):
     """The master stops: its metric files are of no further use (the next start begins at zero)."""
     shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
+if preload_app:  # gunicorn builds a preloaded app before on_starting: its metric files need the folder now
+    _wipe_multiprocess_dir(os.environ["PROMETHEUS_MULTIPROC_DIR"])

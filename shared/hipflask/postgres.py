@@ -29,6 +29,7 @@ import psycopg_pool
 
 from hipflask.database_settings import PostgresSettings, database_url, settings_from_env
 from hipflask.errors import HipflaskError
+from hipflask.forking import renew_after_fork
 
 __all__ = ["DatabaseTimeout", "DatabaseUnavailable", "Postgres", "PostgresSettings", "database_url", "one_row",
            "settings_from_env"]
@@ -63,15 +64,20 @@ class Postgres:
         self.settings = settings
         self.component = component
         self.migrations = migrations
-        options = (f"-c synchronous_commit=on -c statement_timeout={int(settings.statement_timeout * 1000)} "
-                   f"-c idle_in_transaction_session_timeout={int(max(settings.statement_timeout, 1) * 2000)}")
-        self.pool = psycopg_pool.ConnectionPool(
-            settings.url, min_size=1, max_size=settings.pool_size, timeout=settings.connect_timeout,
-            open=False, name=f"hipflask-{component}", reconnect_timeout=settings.connect_timeout * 5,
-            kwargs={"autocommit": True, "connect_timeout": max(1, round(settings.connect_timeout)),
-                    "options": options, "application_name": f"hipflask-{component}"})
+        self.pool = self._new_pool()
         self._migrated = False
         self._migrate_lock = threading.Lock()
+        renew_after_fork(self, Postgres._reopen_in_child)
+
+    def _new_pool(self) -> psycopg_pool.ConnectionPool:
+        settings = self.settings
+        options = (f"-c synchronous_commit=on -c statement_timeout={int(settings.statement_timeout * 1000)} "
+                   f"-c idle_in_transaction_session_timeout={int(max(settings.statement_timeout, 1) * 2000)}")
+        return psycopg_pool.ConnectionPool(
+            settings.url, min_size=1, max_size=settings.pool_size, timeout=settings.connect_timeout,
+            open=False, name=f"hipflask-{self.component}", reconnect_timeout=settings.connect_timeout * 5,
+            kwargs={"autocommit": True, "connect_timeout": max(1, round(settings.connect_timeout)),
+                    "options": options, "application_name": f"hipflask-{self.component}"})
 
     def open(self) -> None:
         """Open the pool (without waiting for the server) and migrate when the server answers."""
@@ -82,6 +88,16 @@ class Postgres:
         except HipflaskError as exc:
             log.warning("%s: PostgreSQL not reachable at start (%s); migrating at the first request that reaches it",
                         self.component, exc.message)
+
+    def _reopen_in_child(self) -> None:
+        """A forked worker (PRELOAD_APP): the parent's sessions and pool threads are not its own; it
+        leaves them to the parent (kept referenced: freeing them here would end the parent's sessions)
+        and opens a pool of its own."""
+        was_open = not self.pool.closed
+        self._parents_pool = self.pool
+        self.pool = self._new_pool()
+        if was_open:
+            self.pool.open(wait=False)
 
     def close(self) -> None:
         self.pool.close()

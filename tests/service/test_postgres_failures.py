@@ -1,4 +1,5 @@
 """What store and kv answer when their PostgreSQL fails: fast 503/504 JSON naming the database, never a 500."""
+import os
 import time
 
 import pytest
@@ -94,3 +95,29 @@ def test_the_url_may_come_from_a_file(build_app, postgres_url, tmp_path):
     app = build_app(build_kv, KV_DATABASE_URL_FILE=str(tmp_path / "url"))
     assert app.test_client().put("/kv/k", data=b"1", content_type="text/plain").status_code == 200
     hipflask.state(app).storage.close()
+
+
+def test_a_worker_forked_from_a_preloaded_app_uses_a_pool_of_its_own(build_app, postgres_url):
+    """PRELOAD_APP: the master built the app (and opened a pool); a forked worker reads and writes
+    through its own sessions, never the master's."""
+    app = build_app(build_kv, DATABASE_URL=postgres_url)
+    client = app.test_client()
+    assert client.put("/kv/forked", data=b"before", content_type="text/plain").status_code == 200
+    storage = hipflask.state(app).storage
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:
+        try:
+            answer = client.get("/kv/forked").get_data() + b" " + str(
+                storage.database.pool is not storage.database._parents_pool).encode()
+        except BaseException as exc:  # the parent's assertion shows what went wrong here
+            answer = repr(exc).encode()
+        os.write(write, answer)
+        os._exit(0)
+    os.close(write)
+    answer = os.read(read, 4096)
+    os.close(read)
+    os.waitpid(child, 0)
+    assert answer == b"before True"
+    assert client.get("/kv/forked").get_data() == b"before"  # the parent's sessions still work
+    storage.close()

@@ -37,3 +37,22 @@ def test_the_master_loads_neither_flask_nor_prometheus_client():
              "'redis', 'jwt', 'psycopg'}))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_threaded_workers_are_forked_from_a_preloaded_app(monkeypatch, tmp_path):
+    monkeypatch.delenv("WORKER_CLASS", raising=False)
+    monkeypatch.delenv("PRELOAD_APP", raising=False)
+    conf = load(monkeypatch, PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"))
+    assert conf.preload_app is True
+    assert (tmp_path / "metrics").is_dir()  # made before the master builds the app, whose metrics write there
+
+
+def test_gevent_workers_build_their_own_app(monkeypatch, tmp_path):
+    monkeypatch.delenv("PRELOAD_APP", raising=False)
+    conf = load(monkeypatch, WORKER_CLASS="gevent", PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"))
+    assert conf.preload_app is False
+
+
+def test_preload_app_can_be_turned_off(monkeypatch, tmp_path):
+    conf = load(monkeypatch, PRELOAD_APP="false", PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"))
+    assert conf.preload_app is False

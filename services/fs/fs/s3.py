@@ -35,6 +35,7 @@ import botocore.exceptions
 from botocore.config import Config
 
 from hipflask.errors import HipflaskError
+from hipflask.forking import renew_after_fork
 
 from fs import paths
 from fs.errors import Conflict, Exists, NotFound
@@ -100,12 +101,21 @@ class S3Store:
         self.temporaries = Temporaries(self.tmp, host)
         self._claim = claim
         self._release = release
-        self.client = boto3.client(
+        self.client = self._new_client()
+        renew_after_fork(self, S3Store._renew_client)
+
+    def _new_client(self) -> Any:
+        settings = self.settings
+        return boto3.client(
             "s3", endpoint_url=settings.endpoint_url, region_name=settings.region,
             aws_access_key_id=settings.access_key_id, aws_secret_access_key=settings.secret_access_key,
             config=Config(s3={"addressing_style": "path"}, signature_version="s3v4",
                           connect_timeout=settings.timeout, read_timeout=max(settings.timeout, 60),
                           retries={"max_attempts": 2, "mode": "standard"}, max_pool_connections=32))
+
+    def _renew_client(self) -> None:
+        """A forked worker (PRELOAD_APP) opens its own connections, never the parent's."""
+        self.client = self._new_client()
 
     # -- plumbing ---------------------------------------------------------------------------
 
