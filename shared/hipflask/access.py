@@ -215,7 +215,9 @@ def _private_when_token_in_query(response: Response) -> Response:
 
 
 def init_app(app: Flask, env: Env, user_header: str) -> None:
-    state(app).access = Policy.from_env(env, user_header)
+    rule = state(app).access = Policy.from_env(env, user_header)
+    if rule.mode == "uid":
+        return  # uid mode checks nothing at the door, and no token comes in a query: no hook to run
     app.before_request(check)
     app.after_request(_private_when_token_in_query)
 

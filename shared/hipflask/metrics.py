@@ -17,7 +17,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterable
 
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Flask, Response, current_app, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -51,28 +51,30 @@ def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
-def _route() -> str:
-    rule = request.url_rule
-    return rule.rule if rule is not None else UNMATCHED_ROUTE
+_STARTED = "hipflask.started"
 
 
 def _started():
-    g.hipflask_started = time.perf_counter()
+    request.environ[_STARTED] = time.perf_counter()
 
 
-_children: dict[tuple, tuple] = {}  # (service, route, method, status) -> the two labelled children
+def _recorder(service: str) -> Callable:
+    children: dict[tuple, tuple] = {}  # (route, method, status) -> the two labelled children
 
-
-def _record(response):
-    started = g.pop("hipflask_started", None)
-    if started is not None:
-        key = (state().settings.service, _route(), request.method, response.status_code)
-        children = _children.get(key)
-        if children is None:  # bounded: routes x methods x statuses
-            children = _children[key] = (REQUESTS.labels(*key[:3], str(key[3])), DURATION.labels(*key[:3]))
-        children[0].inc()
-        children[1].observe(time.perf_counter() - started)
-    return response
+    def record(response):
+        current = request._get_current_object()  # type: ignore[attr-defined]  # one lookup for three reads
+        started = current.environ.pop(_STARTED, None)
+        if started is not None:
+            rule = current.url_rule
+            key = (rule.rule if rule is not None else UNMATCHED_ROUTE, current.method, response.status_code)
+            found = children.get(key)
+            if found is None:  # bounded: routes x methods x statuses
+                found = children[key] = (REQUESTS.labels(service, key[0], key[1], str(key[2])),
+                                         DURATION.labels(service, key[0], key[1]))
+            found[0].inc()
+            found[1].observe(time.perf_counter() - started)
+        return response
+    return record
 
 
 def _volume(path) -> tuple[int, int] | None:
@@ -186,7 +188,7 @@ def init_app(app: Flask, enabled: bool) -> None:
     if not enabled:
         return
     app.before_request(_started)
-    app.after_request(_record)
+    app.after_request(_recorder(state(app).settings.service))
     app.register_blueprint(blueprint)
 
 

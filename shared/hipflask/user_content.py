@@ -77,11 +77,12 @@ def protect(response: Response, name: str | None = None, content_type: str | Non
 
 def _page_headers(response: Response) -> Response:
     """hipflask's own HTML (any text/html response without a CSP yet) gets the strict page CSP."""
-    if response.mimetype == "text/html" and "Content-Security-Policy" not in response.headers:
-        response.headers["Content-Security-Policy"] = PAGE_CSP
     if response.mimetype == "text/html":
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers = response.headers
+        if "Content-Security-Policy" not in headers:
+            headers["Content-Security-Policy"] = PAGE_CSP
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("X-Content-Type-Options", "nosniff")
     return response
 
 
