@@ -22,7 +22,8 @@ JSONP_TYPE = "application/javascript"
 
 
 def _requested_callback() -> str | None:
-    callback = request.args.get("callback")
+    args = request.args
+    callback = args.get("callback") if "callback" in args else None  # a miss of get() raises inside Werkzeug
     if callback is None and request.method == "POST" and request.mimetype in (
             "application/x-www-form-urlencoded", "multipart/form-data"):
         callback = request.form.get("callback")

@@ -105,6 +105,9 @@ def field_path(name: str, parameter: str) -> tuple[str, ...]:
     return tuple(name.split("."))
 
 
+NO_QUERY = Query()
+
+
 def _count(args: MultiDict, name: str, minimum: int = 0) -> int | None:
     value = args.get(name)
     if value is None:
@@ -178,6 +181,8 @@ def _relations(args: MultiDict, name: str) -> tuple[str, ...]:
 
 def parse(args: MultiDict) -> Query:
     """The Query a list request's parameters ask for; HipflaskError(400) for a parameter it cannot use."""
+    if not args:  # the plain list; each absent parameter below would cost Werkzeug an exception
+        return NO_QUERY
     for name in args:
         if name.startswith("_") and name not in RESERVED:
             raise bad_query(f"unknown parameter {name!r} (see the store's query conventions)")
