@@ -47,15 +47,8 @@ def create_app(service: str, blueprint: Blueprint | None = None, *,
     metrics.init_app(app, env.bool("METRICS_ENABLED", True))
     logs.init_app(app, log_requests=log_format == "json" and env.raw("ACCESS_LOG") is not None)
 
-    hostname, version = settings.hostname, settings.version
-
-    @app.after_request
-    def identify(response):
-        headers = response.headers
-        headers["X-HOSTNAME"] = hostname
-        headers["X-APP-VERSION"] = version
-        return response
-
+    app.wsgi_app = request_hooks.EveryResponseHeaders(  # type: ignore[method-assign]
+        app.wsgi_app, [("X-HOSTNAME", settings.hostname), ("X-APP-VERSION", settings.version)])
     request_hooks.fuse(app)
     health.init_app(app, env)
     app.register_blueprint(openapi.blueprint)

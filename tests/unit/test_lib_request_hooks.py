@@ -52,3 +52,8 @@ def test_an_async_function_is_never_taken_for_a_plain_one():
     for _ in range(2):
         with pytest.raises(RuntimeError, match="async"):
             app.ensure_sync(view)
+
+
+def test_every_response_headers_refuse_a_value_with_a_line_break():
+    with pytest.raises(ValueError):
+        request_hooks.EveryResponseHeaders(Flask("unit_hooks").wsgi_app, [("X-HOSTNAME", "host\r\nX-Evil: 1")])
