@@ -90,16 +90,39 @@ class Checker:
 
     def latest(self) -> tuple[float, list[Result]]:
         """(checked_at, results): the last results while younger than max_age, else a fresh run.
-        One run at a time per worker: concurrent callers wait for it and share its results, so a
-        dashboard polling hard costs the services one round of checks per max_age."""
+        One run at a time per worker: concurrent callers share its results, so a dashboard polling
+        hard costs the services one round of checks per max_age. Results past max_age but within
+        another max_age (plus the checks' timeout) are still answered while a new round runs in the
+        background, so no request under load waits for a round; older ones wait for it."""
         latest = self._latest
-        if latest is not None and time.time() - latest[0] < self.max_age:
-            return latest
+        if latest is not None and self.max_age > 0:
+            age = time.time() - latest[0]
+            if age < self.max_age:
+                return latest
+            if age < 2 * self.max_age + self.timeout and self._refresh_in_background():
+                return latest
         with self._running:
             latest = self._latest
             if latest is None or time.time() - latest[0] >= self.max_age:
                 latest = self._latest = (time.time(), self.run())
             return latest
+
+    def _refresh_in_background(self) -> bool:
+        """Start a round in a thread of its own unless one is running; False when none could start."""
+        if not self._running.acquire(blocking=False):
+            return True  # a round is running: its results come within the timeout
+        try:
+            threading.Thread(target=self._refresh, name="diagnostic-refresh", daemon=True).start()
+        except RuntimeError:  # no thread to be had: the caller runs the round itself
+            self._running.release()
+            return False
+        return True
+
+    def _refresh(self) -> None:
+        try:
+            self._latest = (time.time(), self.run())
+        finally:
+            self._running.release()
 
     def run(self) -> list[Result]:
         """Every check, in parallel; a check still running at the deadline counts as failed."""

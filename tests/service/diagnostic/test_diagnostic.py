@@ -1,4 +1,9 @@
+import http.server
 import json
+import threading
+import time
+
+import pytest
 
 from support import wait_until
 
@@ -92,6 +97,40 @@ def test_results_are_reused_within_the_cache_age(build_app):
     client = build_app(build, DIAGNOSTIC_TARGETS="", DIAGNOSTIC_CACHE_SECONDS="60").test_client()
     first = client.get("/diagnostic").get_json()["checked_at"]
     assert client.get("/diagnostic").get_json()["checked_at"] == first
+
+
+@pytest.fixture
+def slow_service():
+    """A real HTTP service whose readiness answers after 0.4 s."""
+    class Slow(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            time.sleep(0.4)
+            body = b'{"status": "ok"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_request_past_the_cache_age_is_answered_at_once_while_a_new_round_runs(build_app, slow_service):
+    from diagnostic.wsgi import build
+    client = build_app(build, DIAGNOSTIC_TARGETS=f"store={slow_service}", DIAGNOSTIC_TIMEOUT="2",
+                       DIAGNOSTIC_CACHE_SECONDS="0.5").test_client()
+    first = client.get("/diagnostic").get_json()["checked_at"]  # no results yet: this one waits for the round
+    wait_until(lambda: time.time() - first > 0.6, 5, "the results to pass the cache age")
+    started = time.monotonic()
+    assert client.get("/diagnostic").get_json()["checked_at"] == first
+    assert time.monotonic() - started < 0.3  # the 0.4 s round runs behind it
+    wait_until(lambda: client.get("/diagnostic").get_json()["checked_at"] > first, 5, "the new round's results")
 
 
 def test_results_are_fresh_without_a_cache_age(client):
