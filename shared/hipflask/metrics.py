@@ -62,7 +62,7 @@ def _recorder(service: str) -> Callable:
     children: dict[tuple, tuple] = {}  # (route, method, status) -> the two labelled children
 
     def record(response):
-        current = request._get_current_object()  # type: ignore[attr-defined]  # one lookup for three reads
+        current = request._get_current_object()  # one lookup for three reads
         started = current.environ.pop(_STARTED, None)
         if started is not None:
             rule = current.url_rule
