@@ -126,6 +126,8 @@ class Stack:
             "NGINX_USER_DIRECTIVE": "user root;" if os.geteuid() == 0 else "",
             "GATEWAY_SERVER_CONF": str(self.run_dir / "hipflask.conf"),
             "GATEWAY_SNIPPETS": str(ROOT / "gateway" / "snippets"),
+            "GATEWAY_MEMO_SOCKET": str(self.memo_socket),
+            "GATEWAY_MEMO_CACHE": str(self.run_dir / "nginx-fs-memo"),
             "CORS_ORIGINS": env.get("CORS_ORIGINS", ""),
             "CORS_MAX_AGE": env.get("CORS_MAX_AGE", "600"),
             "RATE_LIMIT": env.get("RATE_LIMIT", "off") or "off",
@@ -162,7 +164,13 @@ class Stack:
                     "--pid", str(self.run_dir / f"{name}.gunicorn.pid"), f"{name}.wsgi:build()"], env
         return command
 
+    @property
+    def memo_socket(self) -> Path:
+        """The gateway's own socket for the download memo's second hop (gateway/templates/hipflask.conf.template)."""
+        return self.run_dir / "gateway-memo.sock"
+
     def gateway_command(self, restarts: int) -> tuple[list[str], None]:
+        self.memo_socket.unlink(missing_ok=True)  # left behind by a killed nginx, it would stop the start
         return [self.binaries["nginx"], "-p", str(self.run_dir), "-e", "stderr",
                 "-c", str(self.run_dir / "nginx.conf")], None
 

@@ -29,6 +29,11 @@ class Located:
     sha256: str | None
     key: str | None = None
 
+    @property
+    def volume_etag(self) -> str | None:
+        """The ETag nginx serves this volume file with (hex mtime-size, as `"%xT-%xO"`), None in an object store."""
+        return f'"{int(self.modified):x}-{self.size:x}"' if self.path is not None else None
+
 
 @dataclass(frozen=True)
 class Entry:

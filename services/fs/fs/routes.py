@@ -38,6 +38,9 @@ ACCEL_PREFIX = "/_fs_files/"
 S3_ACCEL_PREFIX = "/_fs_s3/"
 S3_URL_HEADER = "X-S3-URL"
 SHA256_HEADER = "X-Content-SHA256"
+# The ETag of the file as this service saw it: the gateway sends X-Content-SHA256 only when the file
+# it serves still has that ETag (replaced since, by a race or within the download memo: none is sent).
+VERSION_HEADER = "X-Content-Version"
 FILES_WRITTEN = Counter("hipflask_fs_files_written", "Files stored (uploads and replacements)", ["service"])
 FILES_DELETED = Counter("hipflask_fs_files_deleted", "Files deleted", ["service"])
 BYTES_UPLOADED = Counter("hipflask_fs_uploaded_bytes", "Bytes of the files stored", ["service"])
@@ -56,7 +59,7 @@ def _emit_upload(url_path: str, stored: Stored, locate: Callable[[], Located]) -
     mtime-size; None on an object store, whose ETag is its own)."""
     try:
         located = locate()
-        etag = f'"{int(located.modified):x}-{located.size:x}"' if located.path is not None else None
+        etag = located.volume_etag
     except (HipflaskError, OSError):  # replaced or removed meanwhile: the event still names the upload
         etag = None
     _stored(stored.size)
@@ -113,6 +116,7 @@ def _send(located: Located, attachment: bool) -> Response:
         del response.headers["Content-Type"]  # the gateway then types the file by its name
         if located.key is None:
             response.headers["X-Accel-Redirect"] = ACCEL_PREFIX + quote(located.relpath)
+            response.headers[VERSION_HEADER] = cast(str, located.volume_etag)
         else:
             response.headers["X-Accel-Redirect"] = S3_ACCEL_PREFIX
             method = "HEAD" if request.method == "HEAD" else "GET"
