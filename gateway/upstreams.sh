@@ -11,7 +11,8 @@
 # A name that does not resolve (yet) gets a placeholder server marked down: its requests answer the
 # gateway's JSON 502 service_unavailable until the watcher sees the name. The services' addresses
 # are the *_BACKEND settings (host:port, e.g. STORE_BACKEND=store:8000; tasks.store:8000 for a Swarm
-# service on a virtual IP). Natively the upstreams are fixed (gateway/nginx.native.conf.template).
+# service on a virtual IP), handed over as HIPFLASK_*_ADDRESS by 19-hipflask-upstreams.envsh.
+# Natively the upstreams are fixed (gateway/nginx.native.conf.template).
 set -eu
 
 conf=${GATEWAY_UPSTREAMS_CONF:-/etc/nginx/conf.d/hipflask-upstreams.conf}
@@ -45,14 +46,14 @@ upstream() {  # upstream NAME HOST:PORT
 }
 
 render() {
-    echo "# Written by hipflask-gateway-upstreams from the *_BACKEND names; rewritten when they resolve differently."
-    upstream diagnostic "${DIAGNOSTIC_BACKEND:-diagnostic:8000}"
-    upstream store "${STORE_BACKEND:-store:8000}"
-    upstream kv "${KV_BACKEND:-kv:8000}"
-    upstream fs "${FS_BACKEND:-fs:8000}"
-    upstream render "${RENDER_BACKEND:-render:8000}"
-    upstream events "${EVENTS_BACKEND:-events:8000}"
-    upstream bench "${BENCH_BACKEND:-bench-ceiling:8000}"
+    echo "# Written by hipflask-gateway-upstreams from the services' names; rewritten when they resolve differently."
+    upstream diagnostic "${HIPFLASK_DIAGNOSTIC_ADDRESS:-diagnostic:8000}"
+    upstream store "${HIPFLASK_STORE_ADDRESS:-store:8000}"
+    upstream kv "${HIPFLASK_KV_ADDRESS:-kv:8000}"
+    upstream fs "${HIPFLASK_FS_ADDRESS:-fs:8000}"
+    upstream render "${HIPFLASK_RENDER_ADDRESS:-render:8000}"
+    upstream events "${HIPFLASK_EVENTS_ADDRESS:-events:8000}"
+    upstream bench "${HIPFLASK_BENCH_ADDRESS:-bench-ceiling:8000}"
 }
 
 write() {  # write: 0 when the file changed

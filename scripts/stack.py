@@ -135,7 +135,9 @@ class Stack:
             **gateway_settings(),
         }
         for name, address in self.addresses.items():
+            values[f"{name.upper()}_BACKEND"] = f"hipflask_{name}"
             values[f"{name.upper()}_ADDR"] = address
+        values["BENCH_BACKEND"] = "hipflask_bench"
         values["BENCH_ADDR"] = self.bench_address
         values["BENCH_BEST_BACKEND"] = "hipflask_bench_best"
         values["BENCH_BEST_SOCKET"] = str(self.run_dir / "bench-flask-best.sock")  # bench/run.py's best ceiling
