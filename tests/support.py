@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import pytest
+import requests
 from flask.testing import FlaskClient
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -149,3 +150,14 @@ def assert_error(response: Any, status: int, code: str | None = None, extra: Ite
         assert body["code"] == code, body
     assert isinstance(body["eid"], str) and body["eid"], body
     return body
+
+
+def fs_downloaded_bytes(stack) -> float:
+    """The fs service's count of the bytes its download answers named (one file size per answer it
+    made), read from its own metrics port (the gateway does not serve them)."""
+    if stack.kind == "native":
+        text = requests.get(f"{stack.service_url('fs')}/_hipflask/metrics", timeout=5).text
+    else:
+        text = stack.container_get(stack.containers("fs")[0], "/_hipflask/metrics")
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("hipflask_fs_downloaded_bytes_total"))

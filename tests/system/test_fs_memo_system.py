@@ -9,23 +9,13 @@ import uuid
 
 import requests
 
-from support import bearer, token, wait_until
+from support import bearer, fs_downloaded_bytes, token, wait_until
 
 SIZE = 256 * 1024
 
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def fs_downloaded_bytes(stack) -> float:
-    """The fs service's count of the bytes its download answers named (one file size per decision)."""
-    if stack.kind == "native":
-        text = requests.get(f"{stack.service_url('fs')}/_hipflask/metrics", timeout=5).text
-    else:
-        text = stack.container_get(stack.containers("fs")[0], "/_hipflask/metrics")
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("hipflask_fs_downloaded_bytes_total"))
 
 
 def answered_by_the_gateway(response: requests.Response) -> bool:

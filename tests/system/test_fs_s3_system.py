@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from stacks import ComposeStack, NativeStack
-from support import race_uploads
+from support import fs_downloaded_bytes, race_uploads
 
 
 @pytest.fixture(scope="module", params=["native", "compose"])
@@ -39,6 +39,17 @@ def test_a_file_put_through_the_gateway_comes_back_byte_identical(url):
     assert response.status_code == 200
     assert response.content == blob
     assert response.headers["X-Content-SHA256"] == hashlib.sha256(blob).hexdigest()
+
+
+def test_object_store_downloads_always_ask_the_fs_service_never_the_download_memo(s3_stack, url):
+    data = os.urandom(4096)
+    requests.put(f"{url}/fs/s3/fresh.bin", data=data, timeout=10)
+    before = fs_downloaded_bytes(s3_stack)
+    with requests.Session() as session:
+        for _ in range(5):
+            answer = session.get(f"{url}/fs/s3/fresh.bin", headers={"Range": "bytes=0-99"}, timeout=10)
+            assert answer.content == data[:100]
+    assert fs_downloaded_bytes(s3_stack) - before == 5 * len(data)
 
 
 def test_a_range_is_served_as_206(url):
