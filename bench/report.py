@@ -196,7 +196,7 @@ class Report:
     def settings(self) -> str:
         a = self.bench.args
         env = self.bench.args.set or []
-        gunicorn = (f"WORKERS={os.environ.get('WORKERS', '2')}, THREADS={os.environ.get('THREADS', '4')}, "
+        gunicorn = (f"WORKERS={os.environ.get('WORKERS', '2')}, THREADS={os.environ.get('THREADS', '8')}, "
                     f"gthread" + (f"; overrides: {', '.join(env)}" if env else "")
                     + f"; best-settings ceiling: {best_workers()} sync workers on a unix socket")
         return (f"{a.runs} runs x {a.duration:g} s per scenario (interleaved), warm-up {a.warmup:g} s; "

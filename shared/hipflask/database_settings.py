@@ -41,7 +41,7 @@ def settings_from_env(env: Env, service: str) -> PostgresSettings | None:
         return None
     return PostgresSettings(
         url=found[1],
-        pool_size=env.int("DATABASE_POOL_SIZE", env.int("THREADS", 4, minimum=1), minimum=1, maximum=1000),
+        pool_size=env.int("DATABASE_POOL_SIZE", env.int("THREADS", 8, minimum=1), minimum=1, maximum=1000),
         connect_timeout=env.float("DATABASE_CONNECT_TIMEOUT", 2.0, minimum=0.1),
         statement_timeout=env.float("DATABASE_STATEMENT_TIMEOUT", 5.0, minimum=0.001),
     )

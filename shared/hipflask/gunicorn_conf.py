@@ -26,7 +26,7 @@ from hipflask.config import Env  # noqa: E402
 _env = Env()
 bind = _env.str("BIND", f"0.0.0.0:{_env.int('PORT', 8000, minimum=1)}")
 workers = _env.int("WORKERS", 2, minimum=1)
-threads = _env.int("THREADS", 4, minimum=1)
+threads = _env.int("THREADS", 8, minimum=1)
 worker_class = _env.choice("WORKER_CLASS", "gthread", ("gthread", "gevent"))
 worker_connections = _env.int("WORKER_CONNECTIONS", 4096, minimum=1)
 keepalive = _env.int("KEEPALIVE_SECONDS", 75, minimum=1)
