@@ -80,8 +80,9 @@ def scenarios(file_size: int, big_size: int) -> list[Scenario]:
         request("PUT /kv/<key> 1 KiB", "kv", "/kv/bench/put", "PUT", KV_VALUE, text_type),
         request("GET /kv/<key> 1 KiB", "kv", "/kv/bench/get"),
         request("GET /render/hello.html?name=x", "render", "/render/hello.html?name=x"),
+        # 1,995 idle + 5 active: the 2,000 streams one replica holds (EVENTS_MAX_SUBSCRIBERS' default)
         *(Scenario(f"events: {n} idle subscribers, 200 writes/s", "events", "events", subscribers=n, rate=200,
-                   family="events") for n in (100, 1000)),
+                   family="events") for n in (100, 1000, 1995)),
         Scenario(f"ceiling: nginx static {human(file_size)}", "wrk", "gateway", "/static/{static_name}",
                  connections=4, is_ceiling=True, file_scenario=True),
         Scenario(f"GET /fs/<path> {human(file_size)}", "wrk", "fs", "/fs/bench/download.bin", connections=4,

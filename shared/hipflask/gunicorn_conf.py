@@ -60,10 +60,15 @@ drain_seconds = _env.float("DRAIN_SECONDS", 0.0)
 
 
 def on_starting(server):
-    """The master starts: the metrics of a previous run are gone (counters begin at zero)."""
+    """The master starts: one more start counted, and the metrics of a previous run are gone
+    (counters begin at zero). Preloaded, both happened before the app was built (below)."""
+    if not preload_app:
+        _master_starts()
+
+
+def _master_starts() -> None:
     uptime.count_start(_env)
-    if not preload_app:  # preloaded: wiped before the app was built (below)
-        _wipe_multiprocess_dir(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    _wipe_multiprocess_dir(os.environ["PROMETHEUS_MULTIPROC_DIR"])
 
 
 def _wipe_multiprocess_dir(path: str) -> None:
@@ -113,5 +118,5 @@ def on_exit(server):
     shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
-if preload_app:  # gunicorn builds a preloaded app before on_starting: its metric files need the folder now
-    _wipe_multiprocess_dir(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+if preload_app:  # gunicorn builds a preloaded app before on_starting: it reads the start count and
+    _master_starts()  # writes metric files as it is built, so both are made ready now
