@@ -67,6 +67,25 @@ def free_port_run(count: int) -> int:
     raise RuntimeError("no run of free ports")
 
 
+def race(writers: int, write) -> dict[int, Any]:
+    """`write(n)` in `writers` threads started together; each thread's outcome (its result or its exception)."""
+    start, outcomes = threading.Barrier(writers), {}
+
+    def racer(n):
+        start.wait(10)
+        try:
+            outcomes[n] = write(n)
+        except Exception as exc:  # the outcome of a losing writer
+            outcomes[n] = exc
+
+    threads = [threading.Thread(target=racer, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return outcomes
+
+
 def run_threads(target, count: int, args: tuple = (), timeout: float = 120) -> None:
     """Run `target(*args)` in `count` threads at once, wait for all of them, and fail with the
     exceptions any of them raised (a thread's exception is otherwise lost)."""

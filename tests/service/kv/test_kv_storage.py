@@ -10,7 +10,7 @@ import pytest
 from hipflask.clock import now_ms
 from hipflask.conditional import ANY, PreconditionFailed
 from hipflask.postgres import PostgresSettings
-from support import run_threads, wait_until
+from support import race, run_threads, wait_until
 
 from kv.postgres import PostgresKV
 from kv.sqlite import _LIST, KVStore
@@ -334,28 +334,9 @@ def test_concurrent_writes_that_purge_expired_values_all_succeed(store):
     assert store.keys(NS, "old/") == []
 
 
-def _race(writers, write):
-    """`write(n)` in `writers` threads started together; each thread's outcome (its result or its exception)."""
-    start, outcomes = threading.Barrier(writers), {}
-
-    def racer(n):
-        start.wait(10)
-        try:
-            outcomes[n] = write(n)
-        except Exception as exc:  # the outcome of a losing writer
-            outcomes[n] = exc
-
-    threads = [threading.Thread(target=racer, args=(n,)) for n in range(writers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return outcomes
-
-
 def test_of_concurrent_writers_holding_the_same_etag_exactly_one_wins_and_the_losers_write_nothing(store):
     first = store.put(NS, "k", b"first", "text/plain")
-    outcomes = _race(8, lambda n: store.put(NS, "k", f"w{n}".encode(), "text/plain", if_match={first.etag}))
+    outcomes = race(8, lambda n: store.put(NS, "k", f"w{n}".encode(), "text/plain", if_match={first.etag}))
     winners = [n for n, outcome in outcomes.items() if not isinstance(outcome, Exception)]
     assert len(winners) == 1
     assert all(isinstance(outcomes[n], PreconditionFailed) for n in outcomes if n not in winners)
@@ -364,7 +345,7 @@ def test_of_concurrent_writers_holding_the_same_etag_exactly_one_wins_and_the_lo
 
 
 def test_concurrent_writers_of_one_namespace_each_keep_their_own_value_and_etag(store):
-    outcomes = _race(8, lambda n: [store.put(NS, f"w{n}/{i}", f"{n}-{i}".encode(), "text/plain") for i in range(10)])
+    outcomes = race(8, lambda n: [store.put(NS, f"w{n}/{i}", f"{n}-{i}".encode(), "text/plain") for i in range(10)])
     etags = set()
     for n, written in outcomes.items():
         for i, item in enumerate(written):
@@ -381,7 +362,7 @@ def test_a_refused_write_among_concurrent_writers_fails_alone(store):
             return store.put(NS, "taken", b"never", "text/plain", if_none_match=ANY)
         return store.put(NS, f"free/{n}", b"new", "text/plain")
 
-    outcomes = _race(8, write)
+    outcomes = race(8, write)
     assert all(isinstance(outcomes[n], PreconditionFailed) for n in range(1, 8, 2))
     assert [store.get(NS, f"free/{n}").value for n in range(0, 8, 2)] == [b"new"] * 4
     assert store.get(NS, "taken").value == b"old"

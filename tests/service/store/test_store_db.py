@@ -10,6 +10,7 @@ import pytest
 import hipflask
 from hipflask.config import ConfigError
 from hipflask.errors import HipflaskError
+from support import race
 
 from store import db
 from store.db import PreconditionFailed, open_store
@@ -227,27 +228,8 @@ def test_concurrent_merges_of_different_fields_lose_none(store):
     assert {f"w{n}r{r}" for n in range(8) for r in range(10)} <= set(item)
 
 
-def _race(writers, write):
-    """`write(n)` in `writers` threads started together; each thread's outcome (its result or its exception)."""
-    start, outcomes = threading.Barrier(writers), {}
-
-    def racer(n):
-        start.wait(10)
-        try:
-            outcomes[n] = write(n)
-        except Exception as exc:  # the outcome of a losing writer
-            outcomes[n] = exc
-
-    threads = [threading.Thread(target=racer, args=(n,)) for n in range(writers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return outcomes
-
-
 def test_concurrent_appends_get_unique_ids_their_own_data_and_updated_increasing_with_the_id(store):
-    outcomes = _race(8, lambda n: [store.append("alice", "things", {"w": n, "i": i}) for i in range(10)])
+    outcomes = race(8, lambda n: [store.append("alice", "things", {"w": n, "i": i}) for i in range(10)])
     appended = {item["id"]: (item["w"], item["i"]) for items in outcomes.values() for item in items}
     assert sorted(appended.values()) == [(n, i) for n in range(8) for i in range(10)]
     items = texts(store.list("alice", "things"))
@@ -259,7 +241,7 @@ def test_concurrent_appends_get_unique_ids_their_own_data_and_updated_increasing
 def test_of_concurrent_replaces_holding_the_same_etag_exactly_one_wins_and_the_losers_write_nothing(store):
     store.append("alice", "things", {"w": "first"})
     etag = store.get("alice", "things", 1).etag
-    outcomes = _race(8, lambda n: store.replace("alice", "things", 1, {"w": n}, if_match={etag}))
+    outcomes = race(8, lambda n: store.replace("alice", "things", 1, {"w": n}, if_match={etag}))
     winners = [n for n, outcome in outcomes.items() if not isinstance(outcome, Exception)]
     assert len(winners) == 1
     assert all(isinstance(outcomes[n], PreconditionFailed) for n in outcomes if n not in winners)
@@ -275,7 +257,7 @@ def test_a_refused_write_among_concurrent_writers_fails_alone(store):
             return store.replace("alice", "things", 1, {"w": n}, create_only=True)
         return store.append("alice", "things", {"w": n})
 
-    outcomes = _race(8, write)
+    outcomes = race(8, write)
     assert all(isinstance(outcomes[n], PreconditionFailed) for n in range(1, 8, 2))
     items = texts(store.list("alice", "things"))
     assert sorted(item["w"] for item in items if item["id"] > 1) == [0, 2, 4, 6]
