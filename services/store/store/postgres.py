@@ -9,8 +9,9 @@ that holds because every statement of `store.postgres_sql` names the namespace.
 Writes of one store serialise on the store's row in `store_stores` (each write upserts it first,
 inside its transaction): ids come from its `next_id`, `updated` from its `modified` (never less
 than the previous one plus 1 ms), ETags from its token and revision, exactly as in SQLite. An
-append is a single statement; a merge, replace or delete is one transaction. Lists read in one
-REPEATABLE READ snapshot, so the version, the page and the count agree.
+append is a single statement; a merge, replace or delete is one transaction. A list is one
+statement (`postgres_sql.list_page`), so the version, the page and the count come from one
+snapshot in one round trip, without an explicit transaction.
 """
 from __future__ import annotations
 
@@ -82,34 +83,20 @@ class PostgresStore(StoreStorage):
         check_name(store)
         try:
             with self.database.connection() as connection:
-                connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                try:
-                    return self._list(connection, namespace, store, query, not_modified)
-                finally:
-                    connection.execute("ROLLBACK")
+                if not_modified is not None:  # a conditional read: the version alone first, the page only if changed
+                    row = connection.execute(sql.VERSION, (namespace, store)).fetchone()
+                    version = f"{row[0]}-{row[1]}" if row else EMPTY_VERSION
+                    if not_modified(version):
+                        return Page(version, None, None)
+                statement, params = sql.list_page(namespace, store, query)
+                token, revision, bodies, count, total = one_row(connection.execute(statement, params))
         except psycopg.errors.InvalidRegularExpression as exc:  # Python's re took it, PostgreSQL's does not
             raise bad_query(
                 f"_like: PostgreSQL cannot run this regular expression ({exc.diag.message_primary})") from None
-
-    @staticmethod
-    def _list(connection: psycopg.Connection, namespace: str, store: str, query: Query,
-              not_modified: Callable[[str], bool] | None) -> Page:
-        row = connection.execute(sql.VERSION, (namespace, store)).fetchone()
-        version = f"{row[0]}-{row[1]}" if row else EMPTY_VERSION
-        if not_modified is not None and not_modified(version):
-            return Page(version, None, None)
-        if row is None:
-            return Page(version, [], 0)
-        where, params = sql.where(namespace, store, query)
-        params["limit"], params["offset"] = query.limit, query.offset
-        items = [text for (text,) in connection.execute(
-            f"SELECT body FROM store_items WHERE {where} ORDER BY {sql.order_by(query, params)} "
-            "LIMIT %(limit)s OFFSET %(offset)s", params)]
-        if (query.limit is None or len(items) < query.limit) and (items or query.offset == 0):
-            total = query.offset + len(items)
-        else:
-            total = one_row(connection.execute(f"SELECT count(*) FROM store_items WHERE {where}", params))[0]
-        return Page(version, items, total)
+        if token is None:
+            return Page(EMPTY_VERSION, [], 0)
+        items = bodies.split(sql.ITEM_SEPARATOR) if bodies is not None else []
+        return Page(f"{token}-{revision}", items, query.offset + count if total is None else total)
 
     # Writes
 

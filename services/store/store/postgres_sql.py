@@ -257,6 +257,30 @@ def where(namespace: str, store: str, query: Query) -> tuple[str, dict]:
     return " AND ".join(clauses), params
 
 
+ITEM_SEPARATOR = "\x1e"  # never in a body: JSON escapes every control character, and bodies are ASCII
+
+
+def list_page(namespace: str, store: str, query: Query) -> tuple[str, dict]:
+    """One statement, so one snapshot and one round trip, for a list read: the store's `token` and
+    `revision` (NULL when the store does not exist), the page's bodies joined by ITEM_SEPARATOR
+    (NULL when empty), their number, and the count of every match, which is only counted when the
+    page cannot tell it (a full page, or an empty one past the first)."""
+    where_clause, params = where(namespace, store, query)
+    params["limit"], params["offset"] = query.limit, query.offset
+    page = (f"SELECT body FROM store_items WHERE {where_clause} ORDER BY {order_by(query, params)} "
+            "LIMIT %(limit)s OFFSET %(offset)s")
+    # the page is aggregated alone, in its own subquery, so string_agg reads it in its order
+    statement = f"""
+        SELECT version.token, version.revision, page.bodies, page.n,
+               CASE WHEN version.token IS NOT NULL
+                         AND ((%(limit)s::bigint IS NOT NULL AND page.n >= %(limit)s::bigint)
+                              OR (page.n = 0 AND %(offset)s::bigint > 0))
+                    THEN (SELECT count(*) FROM store_items WHERE {where_clause}) END
+        FROM (SELECT string_agg(body, E'\\x1e') AS bodies, count(*) AS n FROM ({page}) AS sorted) AS page
+        LEFT JOIN store_stores AS version ON version.namespace = %(ns)s AND version.name = %(store)s"""
+    return statement, params
+
+
 def order_by(query: Query, params: dict) -> str:
     keys = []
     for path, descending in query.sort:
