@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from console import log
+from processes import Group
 from stacks import free_port
 
 USER = "hipflask"
@@ -45,6 +46,17 @@ class BenchPostgres:
                 raise RuntimeError(f"PostgreSQL did not start; see {self.root / 'server.log'}")
             time.sleep(0.2)
         log(f"PostgreSQL {self.bin.parent.name} on port {self.port} (data in {self.root})")
+
+    def create_database(self, name: str) -> str:
+        """A new database on the server (for a peer such as Kinto); its URL."""
+        subprocess.run([str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", USER, name],
+                       check=True, capture_output=True)
+        return f"postgresql://{USER}@127.0.0.1:{self.port}/{name}"
+
+    def groups(self) -> list[Group]:
+        """The server's processes, whose CPU is part of every request that reads or writes it (by
+        process tree: each backend is a process group of its own)."""
+        return [Group("postgres", roots=[self.process.pid])] if self.process is not None else []
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -57,8 +57,16 @@ class Report:
         return measure.mbps if scenario.file_scenario else measure.rps
 
     def stack_cpu(self, name: str) -> float | None:
-        """Median CPU µs per request of every process of the stack (not the client)."""
-        values = [sum(v for k, v in m.cpu_us.items() if k != "client")
+        """Median CPU µs per request of every process of the stack (not the client); a peer's
+        scenario (Kinto) counts its own processes and the PostgreSQL server, not hipflask's."""
+        scenario = self.by_name.get(name)
+        peer = scenario is not None and bool(scenario.peer_of)
+
+        def counted(group: str) -> bool:
+            if peer:
+                return group.startswith("bench-kinto") or group == "postgres"
+            return group != "client" and not group.startswith("bench-kinto")
+        values = [sum(v for k, v in m.cpu_us.items() if counted(k))
                   for m in self.bench.results.get(name, []) if m.cpu_us]
         return statistics.median(values) if values else None
 
@@ -111,8 +119,10 @@ class Report:
         return "" if value is None else fmt.format(value)
 
     def cpu_table(self) -> str:
-        rows = ["| scenario | gateway (nginx) | service (gunicorn+Flask) | redis | client (wrk) |",
-                "|---|---:|---:|---:|---:|"]
+        database = any("postgres" in m.cpu_us for ms in self.bench.results.values() for m in ms)
+        rows = ["| scenario | gateway (nginx) | service (gunicorn+Flask) | redis | "
+                + ("PostgreSQL | " if database else "") + "client (wrk) |",
+                "|---|---:|---:|---:|" + ("---:|" if database else "") + "---:|"]
         for scenario in self.plan:
             measures = self.bench.results.get(scenario.name)
             if not measures or scenario.kind != "wrk" or scenario.file_scenario:
@@ -121,9 +131,36 @@ class Report:
                 values = [m.cpu_us[name] for m in measures if name in m.cpu_us]
                 return f"{statistics.median(values):.0f}" if values else ""
             service = scenario.service if scenario.service != "gateway" else None
-            rows.append(f"| {scenario.name} | {cell('gateway')} | {cell(service) if service else ''} | "
-                        f"{cell('redis')} | {cell('client')} |")
+            gateway = "bench-kinto-nginx" if scenario.peer_of else "gateway"  # a peer's own nginx
+            rows.append(f"| {scenario.name} | {cell(gateway)} | {cell(service) if service else ''} | "
+                        f"{'' if scenario.peer_of else cell('redis')} | "
+                        + (f"{cell('postgres')} | " if database else "") + f"{cell('client')} |")
         return "\n".join(rows)
+
+    def peer_ratios(self) -> dict[str, float | None]:
+        """Each hipflask scenario with a peer (Kinto): its req/s over the peer's, paired by run."""
+        return {s.peer_of: self.ratio(self.by_name[s.peer_of], s.name) for s in self.plan
+                if s.peer_of and s.peer_of in self.by_name and s.name in self.bench.results}
+
+    def peer_table(self) -> str:
+        """hipflask on PostgreSQL beside Kinto on the same server (a --postgres run with the peer)."""
+        ratios = self.peer_ratios()
+        if not ratios:
+            return ""
+        rows = ["| scenario | hipflask on PostgreSQL | Kinto on PostgreSQL | hipflask / Kinto | "
+                "stack CPU µs/req, hipflask | stack CPU µs/req, Kinto |", "|---|---:|---:|---:|---:|---:|"]
+        for peer in (s for s in self.plan if s.peer_of in ratios):
+            mine, theirs = self.bench.results.get(peer.peer_of, []), self.bench.results.get(peer.name, [])
+            rows.append(f"| {peer.peer_of} / {peer.name.removeprefix('Kinto-PG: ')} | "
+                        f"{statistics.median(m.rps for m in mine):.0f} req/s | "
+                        f"{statistics.median(m.rps for m in theirs):.0f} req/s | "
+                        f"{self.cell(ratios[peer.peer_of], '{:.1f}x')} | "
+                        f"{self.cell(self.stack_cpu(peer.peer_of), '{:.0f}')} | "
+                        f"{self.cell(self.stack_cpu(peer.name), '{:.0f}')} |")
+        return "\n".join(rows)
+
+    def postgres(self) -> bool:
+        return bool(getattr(self.bench.args, "postgres", False))
 
     def figures(self) -> Figures:
         def p99(name: str) -> float | None:
@@ -131,14 +168,17 @@ class Report:
             return statistics.median(m.p99_ms for m in measures) if measures else None
         range_scenario = self.by_name.get("GET /fs/<path> Range 64 KiB")
         kind = self.bench.target.kind
+        postgres = self.postgres()
         native = self.native_ratios
-        if kind == "compose" and native is None:
+        if (kind == "compose" and native is None) or postgres:
             native = ratios_of_block(RESULTS.read_text() if RESULTS.exists() else "", "native")
         return Figures(ratios=self.ratios(), diagnostic_p99=p99("GET /diagnostic"), ceiling_p99=p99(BEST),
                        connections=self.bench.args.connections, rss_idle=self.memory.idle_total(),
-                       rss_load=self.memory.load_total(), native_ratios=native,
+                       rss_load=self.memory.load_total(), native_ratios=None if postgres else native,
                        range_ratio=self.ratio(range_scenario) if range_scenario else None,
-                       kind="native" if kind == "url" else kind)
+                       kind="postgres" if postgres else "native" if kind == "url" else kind,
+                       peer_ratios=self.peer_ratios(), peer_note=self.bench.info.get("kinto", ""),
+                       sqlite_ratios=native if postgres else None)
 
     def file_targets(self) -> list[Row]:
         out = []
@@ -222,7 +262,14 @@ class Report:
                  "conv=fsync` on the fs data disk" + (f" ({self.bench.info['dd']})" if "dd" in self.bench.info else "")
                  + ". Upload rows add the fs service's memory growth during the upload (peak RSS minus the RSS "
                  "before it, sampled every 20 ms).", "",
-                 "### Targets (issue 19)", "", self.targets_table(), ""]
+                 "### Targets (issue 19" + (", and issue 17's on PostgreSQL)" if self.postgres() else ")"),
+                 "", self.targets_table(), ""]
+        peers = self.peer_table()
+        if peers:
+            parts += ["### hipflask on PostgreSQL beside Kinto on the same PostgreSQL", "",
+                      f"{self.bench.info.get('kinto', '')}. Each ratio is the median over the runs of hipflask's "
+                      "req/s over Kinto's in the same round. Stack CPU: hipflask's gateway, services, Redis and "
+                      "PostgreSQL; Kinto's nginx, gunicorn workers and PostgreSQL.", "", peers, ""]
         for name, ok, text in self.bench.checks:
             parts.append(f"- {name}: {'ok' if ok else 'FAILED'}: {text}")
         parts += ["", self.memory.text(), "",

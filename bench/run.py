@@ -10,7 +10,10 @@
     HIPFLASK_URL=http://host:port bench/run.py   against a running stack (memory from --var's pgid files)
     bench/run.py --profile        also py-spy profiles of the hot paths (pip installs py-spy in the venv)
     bench/run.py --postgres       the store and kv scenarios with both on a PostgreSQL of its own
-                                  (DATABASE_URL), labelled `postgres` beside the SQLite figures
+                                  (DATABASE_URL), labelled `postgres` beside the SQLite figures, and Kinto
+                                  on the same server as a peer (bench/kinto_peer.py; installed on first use
+                                  into bench/.kinto/; if it does not install or run, the bench says so and
+                                  goes on); --quick --postgres leaves Kinto out unless --kinto
     bench/run.py --metrics off    the services without their Prometheus metrics (METRICS_ENABLED=false),
                                   in its own RESULTS.md block: the metrics' cost is the CPU µs/req difference
     bench/run.py --features       what auth, CORS, metrics and events each cost (bench/features.py): one
@@ -46,7 +49,7 @@ from console import log
 from layout import ROOT
 from report import Report, write_results
 from runner import Bench
-from scenarios import MiB, Scenario, scenarios
+from scenarios import MiB, Scenario, kinto_scenarios, scenarios
 from stacks import NativeStack, Target, UrlStack, wait_for
 
 
@@ -71,6 +74,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--compose", action="store_true", help="run against the compose stack")
     p.add_argument("--postgres", action="store_true",
                    help="store and kv on a PostgreSQL server of the bench's own (the store and kv scenarios)")
+    p.add_argument("--kinto", action=argparse.BooleanOptionalAction, default=None,
+                   help="with --postgres: Kinto on the same PostgreSQL as a peer (default: on, off with --quick)")
     p.add_argument("--scale", type=int, nargs="?", const=3, default=0,
                    help="store scenarios against compose with --scale store=N (default 3), then check the writes")
     p.add_argument("--runs", type=int, default=3)
@@ -114,6 +119,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                 "not with --compose, --scale or HIPFLASK_URL")
     if args.write is None:
         args.write = not (args.quick or args.only or args.set)
+    if args.kinto is None:
+        args.kinto = args.postgres and not args.quick
     return args
 
 
@@ -123,6 +130,7 @@ def select(plan: list[Scenario], args: argparse.Namespace) -> list[Scenario]:
                                                       "GET /store"))]
     if args.postgres:
         plan = [s for s in plan if s.is_ceiling and "bare" in s.name or s.family in ("store", "kv")]
+        plan += kinto_scenarios() if args.kinto else []
     if args.only:
         wanted = [s for s in plan if re.search(args.only, s.name)]
         ceilings = {s.ceiling for s in wanted} | {s.also for s in wanted}
@@ -189,15 +197,35 @@ def features(args: argparse.Namespace, overrides: dict[str, str]) -> int:
     return 0
 
 
+def start_kinto(database):
+    """Kinto on the bench's PostgreSQL, and what the report says of it; (None, why) when it cannot run here."""
+    from kinto_peer import KintoPeer, KintoUnavailable
+    peer = KintoPeer(database)
+    try:
+        peer.start()
+    except KintoUnavailable as exc:
+        peer.stop()
+        log(f"Kinto-PG: not run, {exc}")
+        return None, f"Kinto on PostgreSQL not run: {exc}"
+    return peer, f"Kinto {peer.version} on the same PostgreSQL, {peer.workers} gunicorn sync workers, its own nginx"
+
+
 def run_once(args: argparse.Namespace, overrides: dict[str, str], native_out: dict[str, float] | None = None,
              native_ratios: dict[str, float] | None = None) -> int:
     url = os.environ.get("HIPFLASK_URL")
     database = None
+    peer = None
+    plan = select(scenarios(args.file_size, args.big_size), args)
+    kinto_note = ""
     if args.postgres:
         from postgres import BenchPostgres
         database = BenchPostgres()
         database.start()
         overrides.setdefault("DATABASE_URL", database.url)
+        if any(s.family == "kinto" for s in plan):
+            peer, kinto_note = start_kinto(database)
+            if peer is None:
+                plan = [s for s in plan if s.family != "kinto"]
     if args.compose:
         target: Target = ComposeStack(args.scale or 1, overrides, args.access_log, args.keep)
     elif url:
@@ -208,7 +236,6 @@ def run_once(args: argparse.Namespace, overrides: dict[str, str], native_out: di
                            else target.kind if target.kind != "url" else "native")
     if args.metrics == "off" and not args.label:
         label += ", metrics off"
-    plan = select(scenarios(args.file_size, args.big_size), args)
     stopping = False
 
     def on_signal(signum, frame):
@@ -218,6 +245,11 @@ def run_once(args: argparse.Namespace, overrides: dict[str, str], native_out: di
             raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, on_signal)
     bench = Bench(target, args)
+    bench.peers = [p for p in (database, peer) if p is not None]
+    if peer is not None:
+        bench.values.update(peer.values)
+    if kinto_note:
+        bench.info["kinto"] = kinto_note
     try:
         target.start()
         # stack.py has already waited for /diagnostic before it says it is ready
@@ -237,6 +269,8 @@ def run_once(args: argparse.Namespace, overrides: dict[str, str], native_out: di
     finally:
         bench.sampler.stopped.set()
         target.stop()
+        if peer is not None:
+            peer.stop()
         if database is not None:
             database.stop()
     report = Report(bench, plan, native_ratios)

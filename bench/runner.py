@@ -25,7 +25,8 @@ class Bench:
     def __init__(self, target: Target, args: argparse.Namespace):
         self.target = target
         self.args = args
-        self.sampler = Sampler(target.groups)
+        self.peers: list = []  # more processes the stack's requests use (PostgreSQL) or peers beside it (Kinto)
+        self.sampler = Sampler(lambda: target.groups() + [group for peer in self.peers for group in peer.groups()])
         self.values: dict[str, str] = {}
         self.results: dict[str, list[Measure]] = {}
         self.skipped: dict[str, str] = {}
@@ -73,9 +74,10 @@ class Bench:
 
     def family_down(self, family: str) -> str:
         probe = {"diagnostic": "/diagnostic", "store": "/store/bench_probe", "kv": "/kv/bench/probe",
-                 "fs": "/fs/bench/probe", "render": "/render/hello.html", "events": "/events?colour=probe"}[family]
+                 "fs": "/fs/bench/probe", "render": "/render/hello.html", "events": "/events?colour=probe",
+                 "kinto": "{kinto_url}/v1/"}[family].format(**self.values)
         try:
-            status, _, body = self.request(self.target.url + probe, timeout=5)
+            status, _, body = self.request(probe if "://" in probe else self.target.url + probe, timeout=5)
         except OSError as exc:
             return f"GET {probe} failed: {exc}"
         if status >= 500:  # the gateway's 502: the service is not there (a 404 is an answer)
@@ -134,7 +136,7 @@ class Bench:
         argv = ["wrk", "-t", str(self.args.threads), "-c", str(scenario.connections),
                 "-d", f"{max(1, round(duration))}s",
                 "--timeout", "30s" if scenario.file_scenario else "10s", "-s", str(WRK_SCRIPT),
-                self.target.url + path]
+                path if "://" in path else self.target.url + path]  # a peer's scenario names its own URL
         out = subprocess.run(argv, env=env, capture_output=True, text=True)
         line = next((entry for entry in out.stdout.splitlines() if entry.startswith("BENCH-JSON ")), None)
         if out.returncode != 0 or line is None:

@@ -29,6 +29,7 @@ class Scenario:
     family: str = ""                # a scenario is skipped when its family does not answer
     subscribers: int = 0            # events: idle subscribers held open during the write load
     rate: float = 0.0               # events: writes per second
+    peer_of: str = ""               # a peer's scenario (Kinto): the hipflask scenario it is compared with
 
 
 @dataclass
@@ -98,6 +99,24 @@ def scenarios(file_size: int, big_size: int) -> list[Scenario]:
                    file_scenario=True, family="fs")
           for size, prefix in ((file_size, "upload"), (big_size, "big"))
           for upload, label in (("multipart", "multipart (curl -F)"), ("put", "PUT (curl -T)"))),
+    ]
+
+
+KINTO_AUTH = {"Authorization": "Basic YmVuY2g6YmVuY2g="}  # bench:bench, as bench/kinto_peer.py seeds
+KINTO_RECORDS = "{kinto_url}/v1/buckets/bench/collections/%s/records"
+
+
+def kinto_scenarios() -> list[Scenario]:
+    """Kinto on the same PostgreSQL (bench/kinto_peer.py), doing what the store scenarios do."""
+    record = json.dumps({"data": json.loads(STORE_BODY)}).encode()
+    return [
+        Scenario("Kinto-PG: GET one record", "wrk", "bench-kinto", KINTO_RECORDS % "item" + "/{kinto_record_id}",
+                 headers=KINTO_AUTH, ceiling=BEST, family="kinto", peer_of="GET /store/<name>/<id>"),
+        Scenario("Kinto-PG: GET a 100-record list", "wrk", "bench-kinto", KINTO_RECORDS % "list", headers=KINTO_AUTH,
+                 ceiling=BEST, family="kinto", peer_of="GET /store/<name> (100 items)"),
+        Scenario("Kinto-PG: POST a record", "wrk", "bench-kinto", KINTO_RECORDS % "post", "POST", record,
+                 {**KINTO_AUTH, "Content-Type": "application/json"}, ceiling=BEST, family="kinto",
+                 peer_of="POST /store/<name>"),
     ]
 
 

@@ -1,4 +1,5 @@
-"""Issue 19's targets: what each is checked against, and the rows of the report's Targets table.
+"""Issue 19's targets (and issue 17's for PostgreSQL): what each is checked against, and the rows of
+the report's Targets table.
 
 Pure functions of figures the report has already worked out, so they are unit-tested
 (tests/unit/test_bench_targets.py) without running a benchmark.
@@ -27,6 +28,13 @@ COMPOSE_OF_NATIVE = 0.85   # each compose ratio over the native one
 RANGE = 0.5                # GET /fs Range 64 KiB over nginx static
 FEATURE_COST = 0.05        # auth, CORS, metrics, events: each at most 5 %
 
+# Issue 17, a --postgres run: each store scenario at least 4x Kinto on the same PostgreSQL server, and
+# each read at least 0.7 of the same scenario on SQLite (ratios to the best ceiling, the native block's)
+PEER = 4.0
+PEER_SCENARIOS = ("GET /store/<name>/<id>", "GET /store/<name> (100 items)", "POST /store/<name>")
+POSTGRES_OF_SQLITE = 0.7
+POSTGRES_READS = ("GET /store/<name>/<id>", "GET /store/<name> (100 items)", "GET /kv/<key> 1 KiB")
+
 
 @dataclass
 class Row:
@@ -51,7 +59,10 @@ class Figures:
     rss_load: int | None = None
     native_ratios: dict[str, float] | None = None  # for a compose run: the native block's ratios
     range_ratio: float | None = None
-    kind: str = "native"
+    kind: str = "native"                      # native, compose or postgres
+    peer_ratios: dict[str, float | None] | None = None  # postgres: hipflask's req/s over Kinto's, paired runs
+    peer_note: str = ""                       # postgres: why Kinto did not run
+    sqlite_ratios: dict[str, float] | None = None  # postgres: the native (SQLite) block's ratios
 
 
 def check(value: float | None, wanted: float, at_most: bool = False) -> bool | None:
@@ -86,8 +97,28 @@ def rows(f: Figures) -> list[Row]:
             out.append(Row(f"compose {name}", f"≥ {COMPOSE_OF_NATIVE:g} x the native ratio",
                            "" if compose_of_native is None else f"{compose_of_native:.2f}",
                            check(compose_of_native, COMPOSE_OF_NATIVE)))
+    if f.kind == "postgres":
+        out += postgres_rows(f)
     out.append(Row("GET /fs/<path> Range 64 KiB", f"≥ {RANGE:g} of nginx static (Range)",
                    "" if f.range_ratio is None else f"{f.range_ratio:.2f}", check(f.range_ratio, RANGE)))
+    return out
+
+
+def postgres_rows(f: Figures) -> list[Row]:
+    """Issue 17's rows: hipflask on PostgreSQL over Kinto on the same server, and over SQLite for reads."""
+    out = []
+    for name in PEER_SCENARIOS:
+        ratio = (f.peer_ratios or {}).get(name)
+        measured = f"{ratio:.1f}x" if ratio is not None else (f.peer_note or "Kinto not run")
+        out.append(Row(f"{name} on PostgreSQL over Kinto-PG", f"≥ {PEER:g}x Kinto on the same PostgreSQL",
+                       measured, check(ratio, PEER)))
+    for name in POSTGRES_READS:
+        mine, sqlite = f.ratios.get(name), (f.sqlite_ratios or {}).get(name)
+        ratio = mine / sqlite if mine is not None and sqlite else None
+        measured = f"{ratio:.2f}" if ratio is not None else (
+            "" if mine is None else "no native (SQLite) block with ratios in bench/RESULTS.md")
+        out.append(Row(f"{name} on PostgreSQL over SQLite", f"≥ {POSTGRES_OF_SQLITE:g} x SQLite (each over the "
+                       "best ceiling of its run)", measured, check(ratio, POSTGRES_OF_SQLITE)))
     return out
 
 
