@@ -90,3 +90,34 @@ def test_pss_is_read_in_bytes_from_smaps_rollup():
 def test_the_benchmarks_ceilings_are_not_counted_as_the_stack():
     assert processes.is_stack("stack.py") and processes.is_stack("gateway")
     assert not processes.is_stack("bench-ceiling") and not processes.is_stack("bench-ceiling-best")
+
+
+def test_hipflask_on_postgres_is_held_to_four_times_kinto_on_the_same_server():
+    figures = targets.Figures(ratios={}, kind="postgres",
+                              peer_ratios={"GET /store/<name>/<id>": 4.0, "POST /store/<name>": 3.9})
+    rows = targets.rows(figures)
+    assert row(rows, "GET /store/<name>/<id> on PostgreSQL over Kinto-PG").met is True
+    assert row(rows, "POST /store/<name> on PostgreSQL over Kinto-PG").met is False
+    assert row(rows, "GET /store/<name> (100 items) on PostgreSQL over Kinto-PG").met is None
+
+
+def test_a_kinto_that_did_not_run_shows_why_in_the_targets_table():
+    figures = targets.Figures(ratios={}, kind="postgres", peer_note="Kinto on PostgreSQL not run: pip failed")
+    line = row(targets.rows(figures), "POST /store/<name> on PostgreSQL over Kinto-PG").markdown()
+    assert "pip failed" in line and "not run" in line
+
+
+def test_postgres_reads_are_held_to_seven_tenths_of_the_native_sqlite_block():
+    figures = targets.Figures(ratios={"GET /store/<name> (100 items)": 0.36, "GET /kv/<key> 1 KiB": 0.6},
+                              kind="postgres",
+                              sqlite_ratios={"GET /store/<name> (100 items)": 0.5, "GET /kv/<key> 1 KiB": 0.9})
+    rows = targets.rows(figures)
+    assert row(rows, "GET /store/<name> (100 items) on PostgreSQL over SQLite").met is True
+    assert row(rows, "GET /kv/<key> 1 KiB on PostgreSQL over SQLite").met is False
+
+
+def test_only_a_postgres_run_has_postgres_rows_and_it_has_no_rss_rows():
+    native = [r.target for r in targets.rows(targets.Figures(ratios={}))]
+    postgres = [r.target for r in targets.rows(targets.Figures(ratios={}, kind="postgres"))]
+    assert not any("PostgreSQL" in name for name in native) and "stack RSS at idle" in native
+    assert any("over Kinto-PG" in name for name in postgres) and "stack RSS at idle" not in postgres
