@@ -39,6 +39,7 @@ class Streams:
         self.selector = selectors.DefaultSelector()
         self.buffers: dict[socket.socket, bytes] = {}
         self.open_count = 0
+        self.refused = 0  # answered 503 too_many_subscribers
         self.closed = 0
         self.latencies: list[float] = []
         self.received: dict[int, int] = {}
@@ -69,6 +70,8 @@ class Streams:
                     continue
                 now = time.time()
                 buffer = self.buffers[sock] + chunk
+                if buffer.startswith(b"HTTP/") and buffer[9:12] == b"503":
+                    self.refused += 1
                 if b"retry:" in buffer and not buffer.startswith(b"!"):
                     self.open_count += 1
                     buffer = b"!" + buffer  # counted once
@@ -144,6 +147,7 @@ def measure(url: str, idle: int, rate: float, duration: float, events_rss) -> Me
     streams = Streams(url, idle, uid)
     try:
         opened = streams.wait_open(idle + ACTIVE)
+        refused = streams.refused
         time.sleep(0.5)
         after = events_rss()
         sent, failed = _write_load(url, uid, rate, duration)
@@ -158,7 +162,8 @@ def measure(url: str, idle: int, rate: float, duration: float, events_rss) -> Me
     per_subscriber = (after - before) / max(1, opened) if before and after else 0
     p50 = statistics.median(latencies) * 1000 if latencies else 0.0
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000 if latencies else 0.0
-    detail = (f"{opened}/{idle + ACTIVE} streams open on one replica, {per_subscriber / 1024:.1f} KiB RSS each, "
+    detail = (f"{opened}/{idle + ACTIVE} streams open on one replica ({refused} refused 503), "
+              f"{per_subscriber / 1024:.1f} KiB RSS each, "
               f"{sent / duration:.0f} writes/s, {received} deliveries to {ACTIVE} active subscribers")
     return Measure(rps=sent / duration, p50_ms=p50, p99_ms=p99,
                    errors=failed + lost + (idle + ACTIVE - opened), requests=sent,

@@ -33,9 +33,11 @@ def compose_stack():
 
 @pytest.fixture(scope="session")
 def integrity_stack():
-    """A native stack whose gateway drops a request body idle for BODY_TIMEOUT_SECONDS (the
-    modules about cut-off bodies, bounded input and slow clients share it: they kill nothing)."""
-    with NativeStack({**FAULT_ENV, "GATEWAY_BODY_TIMEOUT": f"{BODY_TIMEOUT_SECONDS}s"}) as running:
+    """A native stack whose gateway drops a request body idle for BODY_TIMEOUT_SECONDS, and whose
+    event streams send a heartbeat only every minute (the modules about cut-off bodies, bounded
+    input, slow clients and abandoned streams share it: they kill nothing)."""
+    env = {**FAULT_ENV, "GATEWAY_BODY_TIMEOUT": f"{BODY_TIMEOUT_SECONDS}s", "EVENTS_HEARTBEAT_SECONDS": "60"}
+    with NativeStack(env) as running:
         yield running
 
 

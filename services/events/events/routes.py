@@ -11,7 +11,7 @@ from hipflask.access import namespace
 from hipflask.errors import HipflaskError
 from hipflask.state import state
 
-from events import history
+from events import hangup, history
 from events.fanout import Fanout, current_fanout
 from events.subscription import Filters, Subscription
 
@@ -69,6 +69,7 @@ def events():
         fanout.unsubscribe(subscription)
         raise HipflaskError(503, "redis_unavailable", "the event stream cannot be read now",
                             headers={"Retry-After": "2"}) from None
+    hangup.watch(request.environ, subscription)
     response = Response(_stream(fanout, subscription, start), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
@@ -88,12 +89,15 @@ def _stream(fanout: Fanout, subscription: Subscription, start: history.Resume) -
                 if subscription.wants(event):
                     yield event.chunk
                 sent = event.key
-        while not subscription.overflowed:
+        while subscription.open:
             try:
-                event = subscription.queue.get(timeout=fanout.heartbeat)
+                live = subscription.queue.get(timeout=fanout.heartbeat)
             except queue.Empty:
                 yield HEARTBEAT
                 continue
+            if live is None:  # hung up
+                break
+            event = live
             if sent is not None and event.key <= sent:
                 continue  # already sent by the replay
             sent = event.key

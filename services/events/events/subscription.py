@@ -84,8 +84,22 @@ class Subscription:
     def __init__(self, namespace: str, filters: Filters):
         self.namespace = namespace
         self.filters = filters
-        self.queue: queue.Queue[Event] = queue.Queue(QUEUE_SIZE)
+        self.queue: queue.Queue[Event | None] = queue.Queue(QUEUE_SIZE)
         self.overflowed = False
+        self.hung_up = False
+
+    @property
+    def open(self) -> bool:
+        return not (self.overflowed or self.hung_up)
+
+    def hang_up(self) -> None:
+        """The client went away: wake the stream (a None in its queue) so it ends now, freeing its
+        place under EVENTS_MAX_SUBSCRIBERS, instead of at its next heartbeat."""
+        self.hung_up = True
+        try:
+            self.queue.put_nowait(None)
+        except queue.Full:  # a stream this far behind is woken by its next event anyway
+            pass
 
     def wants(self, event: Event) -> bool:
         return (event.is_global or event.namespace == self.namespace) and self.filters.matches(event)
