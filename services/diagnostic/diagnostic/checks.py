@@ -25,29 +25,15 @@ from hipflask.config import ConfigError, Env
 from hipflask.metrics import add_metric_source
 from hipflask.state import state
 
+from diagnostic.answers import AnswerCache, RoundAnswers
 from diagnostic.api_document import StackDocument
 from diagnostic.gateway_status import GatewayStatus
 from diagnostic.rates import RateHistory
 from diagnostic.replicas import replica_urls
+from diagnostic.results import Result
 
 DEFAULT_TARGETS = ("store=http://store:8000,kv=http://kv:8000,fs=http://fs:8000,render=http://render:8000,"
                    "events=http://events:8000")
-
-
-@dataclass
-class Result:
-    name: str
-    ok: bool
-    latency_ms: float
-    detail: dict
-    address: str = ""
-
-
-def by_service(results: list[Result]) -> dict[str, list[Result]]:
-    grouped: dict[str, list[Result]] = {}
-    for result in results:
-        grouped.setdefault(result.name, []).append(result)
-    return grouped
 
 
 class Checker:
@@ -150,6 +136,7 @@ class Reports:
     openapi: StackDocument
     volume_warn: int  # DIAGNOSTIC_VOLUME_WARN: free bytes below which a volume is a warning
     rates: RateHistory
+    answers: AnswerCache  # the last round's answers, encoded
 
 
 def parse_targets(value: str) -> dict[str, str]:
@@ -170,10 +157,13 @@ def init_app(app: Flask, env: Env) -> None:
     current = state(app)
     checker = Checker(targets, timeout, current.backplane, current.settings, max_age, current.restarts, min_free)
     current.storage = checker
-    current.service_settings = Reports(stack_state_file=env.raw("STACK_STATE_FILE"),
+    stack_state_file = env.raw("STACK_STATE_FILE")
+    volume_warn = env.size("DIAGNOSTIC_VOLUME_WARN", "1g")
+    current.service_settings = Reports(stack_state_file=stack_state_file,
                                        openapi=StackDocument(app, checker),
-                                       volume_warn=env.size("DIAGNOSTIC_VOLUME_WARN", "1g"),
-                                       rates=RateHistory(checker))
+                                       volume_warn=volume_warn,
+                                       rates=RateHistory(checker),
+                                       answers=AnswerCache(volume_warn, stack_state_file))
     gateway = GatewayStatus(env.str("GATEWAY_STATUS_URL", "http://gateway:8081/_gateway/status"), timeout)
     add_metric_source(app, gateway.collect)
 
@@ -181,6 +171,11 @@ def init_app(app: Flask, env: Env) -> None:
 def current_checker() -> Checker:
     """The Checker of the app serving the current request."""
     return state().storage
+
+
+def current_answers() -> RoundAnswers:
+    """The encoded answers of the last round of checks."""
+    return current_reports().answers.get(current_checker().latest())
 
 
 def current_reports() -> Reports:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 from datetime import UTC, datetime
 
-from diagnostic.checks import Result, by_service
+from diagnostic.results import Result, by_service
 
 MEDIA_TYPE = "application/health+json"
 _EXTRA = ("version", "uptime_seconds", "restarts")

@@ -3,25 +3,25 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, Response, json, jsonify, request
+from flask import Blueprint, Response, jsonify, request
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header
 
 from hipflask import access
 from hipflask.access import namespace
 from hipflask.convert import form_data, request_data
 from hipflask.errors import HipflaskError
 from hipflask.events import emit_local_event
-from hipflask.jsonp import make_my_response_json
-from hipflask.state import state
+from hipflask.jsonp import json_response, jsonp_callback, make_my_response_json
 from hipflask.tokens import ADMIN, READ, WRITE, parse_ttl
 
-from diagnostic import health_json, status_page, supervision
-from diagnostic.checks import by_service, current_checker, current_reports
+from diagnostic import health_json, status_page
+from diagnostic.checks import current_answers, current_reports
 
 blueprint = Blueprint("diagnostic", __name__)
 # Credentials never come back from an echo, whatever their header is called.
 SECRET_HEADERS = frozenset({"cookie", "authorization", "proxy-authorization"})
 SECRET_WORDS = ("token", "secret", "session", "api-key", "apikey", "password")
-UNPROTECTED_WARNING = "AUTH_MODE=uid: any client reads and writes any namespace by sending its Uid header"
 
 
 def _is_secret(name: str) -> bool:
@@ -43,53 +43,31 @@ def diagnostic():
     :statuscode 500: a check failed; ``failed`` names it
     :statuscode 503: health+json: ``fail``
     """
-    wanted = None if "callback" in request.args else request.accept_mimetypes.best_match(
-        ["application/json", health_json.MEDIA_TYPE, "text/html"])
+    wanted = None if "callback" in request.args else _wanted(request.environ.get("HTTP_ACCEPT"))
     if wanted == "text/html":
         return status_page.page()
-    checked_at, results = current_checker().latest()
     if wanted == health_json.MEDIA_TYPE:
-        document = health_json.health_document(results, checked_at, state().settings,
-                                               current_reports().volume_warn, access.policy().mode,
-                                               request.headers.get("X-Real-IP", request.remote_addr))
-        return Response(json.dumps(document) + "\n", status=503 if document["status"] == "fail" else 200,
-                        mimetype=health_json.MEDIA_TYPE, headers={"Cache-Control": "no-cache"})
-    return summary(checked_at, results)
+        remote = health_json.is_remote(request.headers.get("X-Real-IP", request.remote_addr))
+        body, status = current_answers().health_answer(remote)
+        return Response(body, status=status, headers=NO_CACHE, content_type=health_json.MEDIA_TYPE)
+    jsonp_callback()  # refuse a bad callback before any work
+    answers = current_answers()
+    return json_response(answers.summary_text(namespace()), answers.summary_status)
 
 
-@make_my_response_json
-def summary(checked_at, results):
-    settings = state().settings
-    services = by_service(results)
-    failed = [name for name, replicas in services.items() if not all(result.ok for result in replicas)]
-    mode = access.policy().mode
-    checks = {}
-    for name, replicas in services.items():
-        ok = all(result.ok for result in replicas)
-        first = next((result for result in replicas if not result.ok), replicas[0])
-        checks[name] = {"status": "ok" if ok else "failed",
-                        "latency_ms": round(max(result.latency_ms for result in replicas), 2),
-                        "version": first.detail.get("version"),
-                        "hostname": first.detail.get("hostname"),
-                        "uptime_seconds": first.detail.get("uptime_seconds"),
-                        "restarts": first.detail.get("restarts"),
-                        **({"volume": first.detail["volume"]} if "volume" in first.detail else {}),
-                        **({"redis_failures": first.detail["redis_failures"]}
-                           if first.detail.get("redis_failures") else {}),
-                        **({"detail": first.detail} if not ok else {})}
-    return {
-        "message": "ok" if not failed else "failed",
-        "version": settings.version,
-        "hostname": settings.hostname,
-        "uid": namespace(),
-        "failed": failed,
-        "checked_at": round(checked_at, 3),
-        "checks": checks,
-        **supervision.report(current_reports().stack_state_file),
-        "auth_mode": mode,
-        "warnings": [UNPROTECTED_WARNING] if mode == "uid" else [],
-        "status_code": 200 if not failed else 500,
-    }
+_OFFERED = ["application/json", health_json.MEDIA_TYPE, "text/html"]
+_CHOICES: dict[str | None, str | None] = {}  # Accept header -> what it picks (a dashboard sends the same one)
+NO_CACHE = (("Cache-Control", "no-cache"),)
+
+
+def _wanted(accept: str | None) -> str | None:
+    try:
+        return _CHOICES[accept]
+    except KeyError:
+        choice = parse_accept_header(accept, MIMEAccept).best_match(_OFFERED)
+        if len(_CHOICES) < 256:
+            _CHOICES[accept] = choice
+        return choice
 
 
 @blueprint.get("/openapi.json")
@@ -111,10 +89,9 @@ def readyz():
     :statuscode 200: ``{"status": "pass"}``
     :statuscode 503: ``{"status": "fail", "output": "no ready replica: ..."}``
     """
-    checked_at, results = current_checker().latest()
-    body, status = health_json.ready_document(results, checked_at, state().settings)
-    return Response(json.dumps(body) + "\n", status=status, mimetype=health_json.MEDIA_TYPE,
-                    headers={"Cache-Control": "no-cache"})
+    answers = current_answers()
+    return Response(answers.ready, status=answers.ready_status, headers=NO_CACHE,
+                    content_type=health_json.MEDIA_TYPE)
 
 
 @blueprint.get("/diagnostic/rates")

@@ -183,3 +183,37 @@ def test_events_lost_while_redis_is_down_are_counted_in_the_diagnostic(build_app
         assert body["checks"]["store"]["redis_failures"]["events"] >= 1
     finally:
         server.shutdown()
+
+
+def test_one_round_answers_every_request_with_its_own_uid(build_app):
+    from diagnostic.wsgi import build
+    client = build_app(build, DIAGNOSTIC_TARGETS="", DIAGNOSTIC_CACHE_SECONDS="60").test_client()
+    alice = client.get("/diagnostic", headers={"Uid": "alice"}).get_json()
+    bob = client.get("/diagnostic", headers={"Uid": "bob"}).get_json()
+    assert (alice.pop("uid"), bob.pop("uid")) == ("alice", "bob")
+    assert alice == bob
+
+
+def test_one_round_answers_jsonp_with_the_same_summary(build_app):
+    from diagnostic.wsgi import build
+    client = build_app(build, DIAGNOSTIC_TARGETS="", DIAGNOSTIC_CACHE_SECONDS="60").test_client()
+    plain = client.get("/diagnostic").get_data(as_text=True)
+    wrapped = client.get("/diagnostic?callback=cb")
+    assert wrapped.mimetype == "application/javascript"
+    assert wrapped.get_data(as_text=True) == f"cb({plain.strip()});"
+
+
+def test_a_changed_process_table_shows_in_the_next_round(build_app, tmp_path):
+    from diagnostic.wsgi import build
+    state = tmp_path / "stack.json"
+
+    def write(restarts):
+        state.write_text(json.dumps({"pid": 41, "processes": {
+            "redis": {"pid": 42, "state": "running", "started_at": 1.0, "restarts": restarts}}}))
+    write(0)
+    client = build_app(build, DIAGNOSTIC_TARGETS="", STACK_STATE_FILE=str(state),
+                       DIAGNOSTIC_CACHE_SECONDS="0.2").test_client()
+    assert client.get("/diagnostic").get_json()["stack"]["processes"]["redis"]["restarts"] == 0
+    write(1)
+    wait_until(lambda: client.get("/diagnostic").get_json()["stack"]["processes"]["redis"]["restarts"] == 1, 5,
+               "the next round to read the new process table")

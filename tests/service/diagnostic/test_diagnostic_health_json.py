@@ -128,3 +128,14 @@ def test_token_mode_seen_from_another_machine_passes(build_app):
     client = build_app(build, DIAGNOSTIC_TARGETS="", AUTH_MODE="token", AUTH_KEYS=AUTH_KEYS).test_client()
     body = client.get("/diagnostic", headers={**HEALTH, "X-Real-IP": "203.0.113.7"}).get_json(force=True)
     assert body["checks"]["access:status"][0]["status"] == "pass"
+
+
+def test_one_round_answers_local_and_remote_clients_each_their_access_status(build_app):
+    client = build_app(build, DIAGNOSTIC_TARGETS="", DIAGNOSTIC_CACHE_SECONDS="60").test_client()
+
+    def access_status(address):
+        body = client.get("/diagnostic", headers={**HEALTH, "X-Real-IP": address}).get_json(force=True)
+        return body["status"], body["checks"]["access:status"][0]["status"]
+    assert access_status("127.0.0.1") == ("pass", "pass")
+    assert access_status("203.0.113.7") == ("warn", "warn")
+    assert access_status("127.0.0.1") == ("pass", "pass")
