@@ -9,6 +9,7 @@ variants are encoded. The supervisor's state file (STACK_STATE_FILE) is read onc
 """
 from __future__ import annotations
 
+import json as stdlib_json
 import secrets
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from hipflask.state import state
 from diagnostic import health_json, supervision
 from diagnostic.results import Result, by_service
 
+json_text = stdlib_json.dumps  # of a str, the same text as Flask's (ASCII-escaped), without its provider lookup
 UNPROTECTED_WARNING = "AUTH_MODE=uid: any client reads and writes any namespace by sending its Uid header"
 
 
@@ -71,7 +73,7 @@ class RoundAnswers:
 
     def summary_text(self, uid: str) -> str:
         """The summary's compact JSON text (no `status_code`) for a request acting on `uid`."""
-        return self.summary_head + dumps(uid) + self.summary_tail
+        return self.summary_head + json_text(uid) + self.summary_tail
 
     def health_answer(self, remote: bool) -> tuple[bytes, int]:
         """The health+json body (with its newline) and status for a client on this machine or beyond it."""
