@@ -2,7 +2,10 @@
 
 The reader XREADs `hipflask:events` (BLOCK) from the position it took when it started, parses each
 entry once and offers it to every subscription; a subscriber that falls QUEUE_SIZE events
-behind is disconnected (it reconnects with Last-Event-ID and replays). Under gunicorn's gevent
+behind is disconnected (it reconnects with Last-Event-ID and replays). After a read that found
+events the reader lets READ_INTERVAL pass before the next one, so under a heavy write load one
+XREAD (and one write to each stream) carries every event of that interval instead of one each:
+an idle stream's next event still comes at once, a busy one's within READ_INTERVAL. Under gunicorn's gevent
 worker (WORKER_CLASS=gevent) the reader is a greenlet and each stream costs a greenlet, not a
 thread; the same code runs on plain threads in the service tests.
 """
@@ -28,6 +31,7 @@ from events.subscription import Subscription
 log = logging.getLogger("hipflask.events.fanout")
 BLOCK_MS = 1000
 RETRY_SECONDS = 1.0
+READ_INTERVAL = 0.005  # seconds between the reads of a busy stream: at most 200 XREADs a second
 
 
 class Fanout:
@@ -41,6 +45,7 @@ class Fanout:
         self.subscriptions: set[Subscription] = set()
         self.lock = threading.Lock()
         self.reader: threading.Thread | None = None
+        self.connection: redis.Connection | None = None  # the reader's own (one greenlet sends on it)
         self.stopping = False
         self.position: str | None = None
         self.dropped = 0
@@ -80,26 +85,61 @@ class Fanout:
 
     def _read(self) -> None:
         assert self.position is not None  # subscribe() sets it before it starts the reader
+        found_at = 0.0
         while not self.stopping:
+            wait = found_at + READ_INTERVAL - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
             try:
-                answer = cast(list[tuple[bytes, list[StreamEntry]]] | None,
-                              self.client.xread({STREAM: self.position}, count=1000, block=BLOCK_MS))
-            except redis.RedisError as exc:
+                entries = self._xread(self.position)
+            except (redis.RedisError, OSError) as exc:
+                self._disconnect()
                 log.warning("events reader: redis unreachable (%s); retrying in %ss", exc, RETRY_SECONDS)
                 time.sleep(RETRY_SECONDS)
                 continue
-            for _, entries in answer or ():
-                for entry_id, fields in entries:
-                    self.position = entry_id.decode()
-                    event = from_entry(self.position, fields.get(b"event", b"").decode("utf-8", "replace"))
-                    if event is not None:
-                        self._deliver(event)
+            if entries:
+                found_at = time.monotonic()
+            for entry_id, fields in entries:
+                self.position = entry_id.decode()
+                event = from_entry(self.position, _field(fields, b"event").decode("utf-8", "replace"))
+                if event is not None:
+                    self._deliver(event)
+        self._disconnect()
+
+    def _xread(self, after: str) -> list[tuple[bytes, list[bytes]]]:
+        """The entries after `after` (up to 1000; none within BLOCK_MS: []), each (id, [field, value, ...]).
+        Sent on the reader's own connection, without the client's pool and retry layers: a read
+        per READ_INTERVAL under load is the reader's main cost."""
+        connection = self.connection
+        if connection is None:
+            connection = self.connection = cast(redis.Connection, self.client.connection_pool.make_connection())
+        connection.send_command("XREAD", "COUNT", 1000, "BLOCK", BLOCK_MS, "STREAMS", STREAM, after)
+        reply = connection.read_response()
+        if not reply:
+            return []
+        streams = reply.values() if isinstance(reply, dict) else (entries for _, entries in reply)  # RESP3, RESP2
+        return [(entry_id, fields) for entries in streams for entry_id, fields in entries]
+
+    def _disconnect(self) -> None:
+        if self.connection is not None:
+            self.connection.disconnect()
+            self.connection = None
 
     def _deliver(self, event) -> None:
         for subscription in list(self.subscriptions):
             if not subscription.offer(event):
                 self.dropped += 1
                 self.unsubscribe(subscription)
+
+
+def _field(fields: list[bytes] | dict[bytes, bytes], name: bytes) -> bytes:
+    """A field's value in an entry's flat [name, value, ...] list (or a parsed dict)."""
+    if isinstance(fields, dict):
+        return fields.get(name, b"")
+    for index in range(0, len(fields) - 1, 2):
+        if fields[index] == name:
+            return fields[index + 1]
+    return b""
 
 
 def init_app(app: Flask, env: Env) -> None:

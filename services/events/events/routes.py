@@ -98,10 +98,20 @@ def _stream(fanout: Fanout, subscription: Subscription, start: history.Resume) -
             if live is None:  # hung up
                 break
             event = live
-            if sent is not None and event.key <= sent:
-                continue  # already sent by the replay
-            sent = event.key
-            yield event.chunk
+            chunks = []
+            while True:  # with every event queued meanwhile: one write for the reader's whole batch
+                if sent is None or event.key > sent:  # else already sent by the replay
+                    sent = event.key
+                    chunks.append(event.chunk)
+                try:
+                    queued = subscription.queue.get_nowait()
+                except queue.Empty:
+                    break
+                if queued is None:  # hung up: the loop ends with nothing more to write
+                    break
+                event = queued
+            if chunks and subscription.open:
+                yield b"".join(chunks)
     finally:
         fanout.unsubscribe(subscription)
 
