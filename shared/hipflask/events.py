@@ -12,7 +12,7 @@ EVENTS_MAX_VALUE_BYTES once encoded is not put in the stream: `value_omitted: tr
 the request (the lost event is counted under `events` in the backplane's failures). An event is in
 the stream when the call returns; the events of a process's concurrent writers share one Redis
 round trip (hipflask.group_commit: the first emitter sends its own and every event queued
-meanwhile in one pipeline).
+meanwhile in one pipeline, after printing their Local Events in one write).
 """
 from __future__ import annotations
 
@@ -69,19 +69,26 @@ def emit_local_event(source: str, message) -> bool:
     }
     line = json.dumps(event)
     local = selected(source)
-    if local:
-        with _stdout_lock:
-            sys.stdout.write(line + "\n")
-            sys.stdout.flush()
     streamed = _bounded(event, line, settings.events_max_value_bytes)
     if _emits.submit(state().backplane, (local, line, streamed, settings.event_stream_maxlen)):
         PUBLISHED.labels(settings.service, source).inc()
     return local
 
 
+def _print(lines: list[str]) -> None:
+    """Local Events on stdout: one write (and flush) for a batch's lines."""
+    with _stdout_lock:
+        sys.stdout.write("".join(line + "\n" for line in lines))
+        sys.stdout.flush()
+
+
 def _publish(backplane: Backplane, batch: list[Write]) -> None:
-    """One pipeline for the events of `batch` (`(local, line, streamed, maxlen)` each); each
-    write's result is True when Redis took it."""
+    """The Local Events of `batch` (`(local, line, streamed, maxlen)` each) printed in one write,
+    then one pipeline for its events; each write's result is True when Redis took it."""
+    lines = [write.work[1] for write in batch if write.work[0]]
+    if lines:
+        _print(lines)
+
     def publish(client):
         local, _, streamed, maxlen = batch[0].work
         if len(batch) == 1 and not local:  # one command: no pipeline to build

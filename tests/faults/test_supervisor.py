@@ -1,6 +1,7 @@
 """scripts/supervisor.py on its own, with real processes: the backoff, SIGHUP's restart, holds."""
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -70,3 +71,17 @@ def test_a_program_that_cannot_be_started_again_is_retried_not_fatal(supervisor,
                    Path("/"))
     run_until(supervisor, lambda: supervisor.children["vanished"].restarts >= 2, 10, "two tries")
     assert "vanished could not start" in capsysbinary.readouterr().out.decode()
+
+
+def test_every_line_of_a_programs_output_is_relayed_with_its_name(supervisor, capsysbinary):
+    script = "import sys; sys.stdout.write('one\\ntwo\\n\\nthree'); sys.stdout.flush()"
+    supervisor.add("talker", lambda restarts: ([sys.executable, "-c", script], None), Path("/"))
+    output = b""
+
+    def relayed():
+        nonlocal output
+        output += capsysbinary.readouterr().out
+        return b"talker    | three\n" in output
+    wait_until(relayed, 10, "the program's last line")
+    assert [line for line in output.splitlines() if line.startswith(b"talker    | ")][:4] == [
+        b"talker    | one", b"talker    | two", b"talker    | ", b"talker    | three"]
