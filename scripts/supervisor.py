@@ -113,19 +113,10 @@ class Supervisor:
                 pass
 
     def relay(self, name: str, process: subprocess.Popen) -> None:
-        """Copy a program's output, each line prefixed with its name: whatever the pipe holds is
-        read at once and written in one go (a busy service's lines cost one write per read)."""
         prefix = f"{name:<10}| ".encode()
-        separator = b"\n" + prefix
-        pending = b""
         with process.stdout:  # closed at its end: a restarted program's old pipe is not left open
-            descriptor = process.stdout.fileno()
-            while chunk := os.read(descriptor, 1 << 16):
-                complete, newline, pending = (pending + chunk).rpartition(b"\n")
-                if newline:
-                    self.write(prefix + complete.replace(b"\n", separator) + b"\n")
-            if pending:
-                self.write(prefix + pending + b"\n")
+            for line in process.stdout:
+                self.write(prefix + line)
 
     # ---- the table -------------------------------------------------------------------------------
     def add(self, name: str, command: Command, cwd: Path) -> None:
