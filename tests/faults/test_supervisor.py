@@ -74,7 +74,7 @@ def test_a_program_that_cannot_be_started_again_is_retried_not_fatal(supervisor,
 
 
 def test_every_line_of_a_programs_output_is_relayed_with_its_name(supervisor, capsysbinary):
-    script = "import sys; sys.stdout.write('one\\ntwo\\n\\nthree'); sys.stdout.flush()"
+    script = "import sys; sys.stdout.write('one\\ntwo\\n\\nthree\\n'); sys.stdout.flush()"
     supervisor.add("talker", lambda restarts: ([sys.executable, "-c", script], None), Path("/"))
     output = b""
 
