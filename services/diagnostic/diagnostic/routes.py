@@ -43,7 +43,7 @@ def diagnostic():
     :statuscode 500: a check failed; ``failed`` names it
     :statuscode 503: health+json: ``fail``
     """
-    wanted = None if "callback" in request.args else _wanted(request.environ.get("HTTP_ACCEPT"))
+    wanted = None if "callback" in request.args else _wanted(request.headers.get("Accept"))
     if wanted == "text/html":
         return status_page.page()
     if wanted == health_json.MEDIA_TYPE:
