@@ -20,29 +20,23 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import logging
 import mimetypes
 import secrets
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-import boto3
 import botocore.exceptions
-from botocore.config import Config
 
-from hipflask.errors import HipflaskError
-from hipflask.forking import renew_after_fork
+from hipflask.s3 import ObjectBucket, ObjectStoreUnavailable, S3Settings, is_missing
 
 from fs import paths
 from fs.errors import Conflict, Exists, NotFound
 from fs.records import Entry, Located, Stored
 from fs.temporaries import Incoming, Temporaries, discarded_on_failure
 
-log = logging.getLogger("hipflask.fs.s3")
 FILES = "files"
 UPLOADS = "uploads"
 NAMESPACES = "namespaces"
@@ -51,30 +45,6 @@ PART_SIZE = 16 * 1024 * 1024
 CLAIM_SECONDS = 3600
 STALE_UPLOAD_SECONDS = 24 * 3600
 PRESIGN_SECONDS = 300
-_MISSING = ("404", "NoSuchKey", "NotFound")
-
-
-@dataclass(frozen=True)
-class S3Settings:
-    endpoint_url: str | None
-    bucket: str
-    region: str
-    access_key_id: str | None
-    secret_access_key: str | None
-    prefix: str
-    timeout: float = 5.0
-
-
-class ObjectStoreUnavailable(HipflaskError):
-    def __init__(self, detail: str):
-        super().__init__(503, "storage_unavailable", f"the object store is unavailable ({detail})",
-                         headers={"Retry-After": "5"})
-
-
-def _missing(exc: botocore.exceptions.ClientError) -> bool:
-    error = exc.response.get("Error", {})
-    return str(error.get("Code")) in _MISSING or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404
-
 
 def _precondition_failed(exc: botocore.exceptions.ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "ConditionalRequestConflict") or \
@@ -93,29 +63,19 @@ class S3Store:
                  release: Callable[[str], None] | None = None, hostname: str | None = None):
         self.settings = settings
         self.max_size = max_size
+        self.objects = ObjectBucket(settings)
         self.bucket = settings.bucket
-        self.prefix = settings.prefix.strip("/") + "/" if settings.prefix.strip("/") else ""
+        self.prefix = settings.key_prefix
         self.tmp = Path(scratch) / ".tmp"
         self.tmp.mkdir(parents=True, exist_ok=True)
         host = (hostname or socket.gethostname() or "localhost").replace("~", "-").replace("/", "-")
         self.temporaries = Temporaries(self.tmp, host)
         self._claim = claim
         self._release = release
-        self.client = self._new_client()
-        renew_after_fork(self, S3Store._renew_client)
 
-    def _new_client(self) -> Any:
-        settings = self.settings
-        return boto3.client(
-            "s3", endpoint_url=settings.endpoint_url, region_name=settings.region,
-            aws_access_key_id=settings.access_key_id, aws_secret_access_key=settings.secret_access_key,
-            config=Config(s3={"addressing_style": "path"}, signature_version="s3v4",
-                          connect_timeout=settings.timeout, read_timeout=max(settings.timeout, 60),
-                          retries={"max_attempts": 2, "mode": "standard"}, max_pool_connections=32))
-
-    def _renew_client(self) -> None:
-        """A forked worker (PRELOAD_APP) opens its own connections, never the parent's."""
-        self.client = self._new_client()
+    @property
+    def client(self) -> Any:
+        return self.objects.client
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -130,46 +90,17 @@ class S3Store:
         return self.prefix + "/".join(parts)
 
     def _call(self, operation: str, **kwargs) -> Any:
-        try:
-            return getattr(self.client, operation)(Bucket=self.bucket, **kwargs)
-        except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError,
-                botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectionClosedError) as exc:
-            log.warning("object store unreachable: %s %s", operation, exc)
-            raise ObjectStoreUnavailable(type(exc).__name__) from None
-        except botocore.exceptions.ClientError as exc:
-            error = exc.response.get("Error", {})
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            if error.get("Code") in ("NoSuchBucket", "AccessDenied", "InvalidAccessKeyId",
-                                     "SignatureDoesNotMatch") or status >= 500:
-                log.warning("object store refused %s: %s %s", operation, error.get("Code"), error.get("Message"))
-                raise ObjectStoreUnavailable(str(error.get("Code") or status)) from None
-            raise
+        return self.objects.call(operation, **kwargs)
 
     def _head(self, key: str) -> dict | None:
-        try:
-            return self._call("head_object", Key=key)
-        except botocore.exceptions.ClientError as exc:
-            if _missing(exc):
-                return None
-            raise
+        return self.objects.head(key)
 
     def _has_below(self, key: str) -> bool:
-        listed = self._call("list_objects_v2", Prefix=key.rstrip("/") + "/", MaxKeys=1)
-        return bool(listed.get("KeyCount") or listed.get("Contents"))
+        return self.objects.has_below(key)
 
     def ensure_bucket(self) -> None:
-        """Create the bucket when it is missing (HeadBucket first: ListBuckets may list nothing)."""
-        try:
-            self.client.head_bucket(Bucket=self.bucket)
-            return
-        except botocore.exceptions.ClientError as exc:
-            if not _missing(exc):
-                raise
-        except botocore.exceptions.BotoCoreError as exc:
-            raise ObjectStoreUnavailable(type(exc).__name__) from None
-        with contextlib.suppress(self.client.exceptions.BucketAlreadyOwnedByYou,
-                                 self.client.exceptions.BucketAlreadyExists):
-            self._call("create_bucket")
+        """Create the bucket when it is missing."""
+        self.objects.ensure()
 
     # -- temporary files ---------------------------------------------------------------------
 
@@ -317,7 +248,7 @@ class S3Store:
         try:
             return self._call("get_object", Key=located.key, **extra)
         except botocore.exceptions.ClientError as exc:
-            if _missing(exc):
+            if is_missing(exc):
                 raise NotFound() from None
             raise
 

@@ -21,19 +21,13 @@ log = logging.getLogger("hipflask.fs")
 
 
 def _s3_store(app: Flask, env: Env, max_size: int) -> FileStore:
-    from fs.s3 import ObjectStoreUnavailable, S3Settings, S3Store
+    from hipflask.s3 import ObjectStoreUnavailable, S3Settings
+
+    from fs.s3 import S3Store
 
     settings = state(app).settings
     backplane = state(app).backplane
-    s3 = S3Settings(
-        endpoint_url=env.raw("S3_ENDPOINT_URL"),
-        bucket=env.str("S3_BUCKET", "hipflask"),
-        region=env.str("S3_REGION", "us-east-1"),
-        access_key_id=env.secret("S3_ACCESS_KEY_ID"),
-        secret_access_key=env.secret("S3_SECRET_ACCESS_KEY"),
-        prefix=env.str("S3_PREFIX", ""),
-        timeout=env.float("S3_TIMEOUT", 5.0, minimum=0.1),
-    )
+    s3 = S3Settings.from_env(env)
 
     def claim(key: str, token: str, seconds: int) -> bool | None:
         return backplane.call("fs_claim", lambda client: bool(

@@ -10,9 +10,11 @@ import uuid
 
 import pytest
 
+from hipflask.s3 import S3Settings
+
 from fs.errors import Conflict, Exists, NotFound, TooLarge
 from fs.paths import BadPath
-from fs.s3 import S3Settings, S3Store
+from fs.s3 import S3Store
 from fs.volume import Volume
 
 BUCKET = "hipflask-test"
