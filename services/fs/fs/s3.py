@@ -46,6 +46,7 @@ CLAIM_SECONDS = 3600
 STALE_UPLOAD_SECONDS = 24 * 3600
 PRESIGN_SECONDS = 300
 
+
 def _precondition_failed(exc: botocore.exceptions.ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "ConditionalRequestConflict") or \
         exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") in (409, 412)
