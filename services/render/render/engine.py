@@ -16,7 +16,7 @@ from jinja2 import TemplateNotFound, TemplateSyntaxError, select_autoescape
 
 from hipflask.errors import HipflaskError
 
-from render.loader import FolderLoader
+from render.backend import TemplateLoader
 from render.names import mimetype_for, split_name
 from render.sandbox import Limits, RenderLimit, SafeEnvironment, check_time, deadline, json_finalize
 
@@ -56,7 +56,7 @@ def _reject_constant(constant: str) -> None:
 class Engine:
     """Compiles and renders the templates `loader` finds, within `limits`."""
 
-    def __init__(self, loader: FolderLoader, limits: Limits = Limits(), cache_size: int = 400):
+    def __init__(self, loader: TemplateLoader, limits: Limits = Limits(), cache_size: int = 400):
         self.loader = loader
         self.limits = limits
         options = dict(loader=loader, auto_reload=True, cache_size=cache_size)
@@ -107,7 +107,7 @@ class Engine:
                                              code="render_limit")
                     check_time()
                     chunks.append(chunk)
-            except TemplateFailed:
+            except HipflaskError:  # a TemplateFailed, or the store of an include failing (503): already an answer
                 raise
             except RenderLimit as exc:
                 raise self._failure(name, exc, code="render_limit") from None

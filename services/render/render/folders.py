@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import stat
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,30 @@ from render.names import BadTemplateName, split_name
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 GENERATION_FILE = ".generation"
+
+
+def template_names(folder: Path) -> list[str]:
+    """The template names of the files in `folder` and below (hidden files and folders skipped)."""
+    names = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for filename in files:
+            name = os.path.relpath(os.path.join(root, filename), folder).replace(os.sep, "/")
+            try:
+                split_name(name)
+            except BadTemplateName:
+                continue
+            names.append(name)
+    return names
+
+
+def listing(user: Iterable[str], builtin: Iterable[str]) -> list[dict[str, Any]]:
+    """The entries of `TemplateStore.list` for these user and built-in names."""
+    users = set(user)
+    entries = [{"name": name, "folder": "user", "shadowed": False} for name in users]
+    entries += [{"name": name, "folder": "builtin", "shadowed": name in users} for name in builtin]
+    entries.sort(key=lambda entry: (entry["name"], entry["shadowed"]))
+    return entries
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -41,6 +66,9 @@ class TemplateFolders:
         self.builtin_dir = Path(os.path.abspath(builtin_dir))
         self.loader = FolderLoader((self.user_dir, self.builtin_dir))
         self._generation_path = str(self.user_dir / GENERATION_FILE)
+
+    def refresh(self) -> None:
+        """Nothing to learn: every render checks the files themselves (two `stat` calls)."""
 
     def version(self, name: str) -> str:
         """A string that changes whenever `name`'s file or any template written here changes."""
@@ -66,21 +94,7 @@ class TemplateFolders:
     def list(self) -> list[dict[str, Any]]:
         """Every template, sorted by name: `{"name", "folder", "shadowed"}`; a built-in that a
         user template of the same name hides is listed with `"shadowed": true`."""
-        entries: list[dict[str, Any]] = []
-        seen: set[str] = set()
-        for label, folder in (("user", self.user_dir), ("builtin", self.builtin_dir)):
-            for root, dirs, files in os.walk(folder):
-                dirs[:] = [d for d in dirs if not d.startswith(".")]
-                for filename in files:
-                    name = os.path.relpath(os.path.join(root, filename), folder).replace(os.sep, "/")
-                    try:
-                        split_name(name)
-                    except BadTemplateName:
-                        continue
-                    entries.append({"name": name, "folder": label, "shadowed": name in seen})
-            seen.update(entry["name"] for entry in entries)
-        entries.sort(key=lambda entry: (entry["name"], entry["shadowed"]))
-        return entries
+        return listing(template_names(self.user_dir), template_names(self.builtin_dir))
 
     # -- writing
 

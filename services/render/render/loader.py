@@ -7,8 +7,9 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
-from jinja2 import BaseLoader, TemplateNotFound
+from jinja2 import TemplateNotFound
 
+from render.backend import TemplateLoader
 from render.names import BadTemplateName, split_name
 
 
@@ -16,7 +17,7 @@ def signature(st: os.stat_result) -> tuple:
     return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
 
 
-class FolderLoader(BaseLoader):
+class FolderLoader(TemplateLoader):
     """Jinja loader over the folders in order; up to date while the same file would be chosen."""
 
     def __init__(self, folders: tuple[Path, ...]):
