@@ -19,6 +19,21 @@ from typing import Any, Protocol
 
 from jinja2 import BaseLoader
 
+from hipflask.errors import HipflaskError
+
+
+def path_conflict(name: str) -> HipflaskError:
+    """The 409 of a name whose template would be where a folder is, or below a template."""
+    return HipflaskError(409, "template_path_conflict", f"{name!r} collides with a folder or a file of the same name")
+
+
+def not_deletable(name: str, builtin: bool) -> HipflaskError:
+    """The answer to deleting a name that has no user template: 403 for a built-in, else 404."""
+    if builtin:
+        return HipflaskError(403, "builtin_template",
+                             f"{name} is a built-in template; built-in templates cannot be deleted")
+    return HipflaskError(404, "template_not_found", f"No Template {name}")
+
 
 class TemplateLoader(BaseLoader):
     """A Jinja loader that can name the template a compiled file name belongs to (error lines)."""
@@ -29,7 +44,9 @@ class TemplateLoader(BaseLoader):
 
 
 class TemplateStore(Protocol):
-    loader: TemplateLoader
+    @property
+    def loader(self) -> TemplateLoader:
+        """The Jinja loader over these templates, user ones first."""
 
     def refresh(self) -> None:
         """Learn what changed since the last render (once per render, before it)."""

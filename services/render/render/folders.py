@@ -16,8 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from hipflask.errors import HipflaskError
-
+from render.backend import not_deletable, path_conflict
 from render.engine import TemplateFailed, TemplateMissing
 from render.loader import FolderLoader, signature
 from render.names import BadTemplateName, split_name
@@ -108,8 +107,7 @@ class TemplateFolders:
             created = not path.exists()
             self._write_atomically(path, text.encode("utf-8"))
         except (NotADirectoryError, IsADirectoryError, FileExistsError):
-            raise HipflaskError(409, "template_path_conflict",
-                                f"{name!r} collides with a folder or a file of the same name") from None
+            raise path_conflict(name) from None
         self._bump_generation()
         return created
 
@@ -122,10 +120,7 @@ class TemplateFolders:
                 raise FileNotFoundError(path)
             os.unlink(path)
         except (FileNotFoundError, NotADirectoryError):
-            if self.loader.resolve(self.loader.candidates(segments)) is not None:
-                raise HipflaskError(403, "builtin_template",
-                                    f"{name} is a built-in template; built-in templates cannot be deleted") from None
-            raise HipflaskError(404, "template_not_found", f"No Template {name}") from None
+            raise not_deletable(name, self.loader.resolve(self.loader.candidates(segments)) is not None) from None
         _fsync_dir(path.parent)
         self._bump_generation()
 

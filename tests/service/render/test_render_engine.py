@@ -43,10 +43,10 @@ def test_split_name_accepts_nested_names():
     assert split_name("emails/welcome.html") == ("emails", "welcome.html")
 
 
-def test_syntax_error_names_template_and_line(templates):
-    templates.user_dir.joinpath("broken.html").write_text("one\ntwo\n{% if %}\n")
+def test_syntax_error_names_template_and_line(local_templates):
+    local_templates.user_dir.joinpath("broken.html").write_text("one\ntwo\n{% if %}\n")
     with pytest.raises(TemplateFailed) as caught:
-        templates.render("broken.html", {})
+        local_templates.render("broken.html", {})
     assert (caught.value.status, caught.value.code) == (422, "template_syntax")
     assert (caught.value.template, caught.value.line) == ("broken.html", 3)
 
@@ -85,9 +85,9 @@ def test_put_with_unknown_filter_is_refused(templates):
     assert caught.value.code == "template_syntax"
 
 
-def test_put_leaves_no_temporary_files(templates):
-    templates.put("sub/dir/t.html", "x")
-    names = [name for _, _, files in os.walk(templates.user_dir) for name in files]
+def test_put_leaves_no_temporary_files(local_templates):
+    local_templates.put("sub/dir/t.html", "x")
+    names = [name for _, _, files in os.walk(local_templates.user_dir) for name in files]
     assert sorted(names) == [".generation", "t.html"]
 
 
@@ -163,10 +163,10 @@ def test_version_changes_when_any_template_is_written(templates):
     assert templates.version("page.html") != before
 
 
-def test_version_of_a_missing_template_changes_when_it_appears(templates):
-    before = templates.version("later.html")
-    templates.user_dir.joinpath("later.html").write_text("x")
-    assert templates.version("later.html") != before
+def test_version_of_a_missing_template_changes_when_it_appears(local_templates):
+    before = local_templates.version("later.html")
+    local_templates.user_dir.joinpath("later.html").write_text("x")
+    assert local_templates.version("later.html") != before
 
 
 def test_concurrent_readers_see_whole_templates_only(templates):

@@ -72,10 +72,11 @@ def test_a_change_is_used_by_the_very_next_render(client, put):
     assert client.get("/render/live.txt").get_data(as_text=True) == "version 2"
 
 
-def test_a_change_through_one_replica_is_used_by_the_next_render_of_another(build_app, tmp_path, auth):
-    shared = str(tmp_path / "shared-templates")
-    first = build_app(build, TEMPLATE_DIR=shared, RENDER_TOKEN="s3cret-token").test_client()
-    second = build_app(build, TEMPLATE_DIR=shared, RENDER_TOKEN="s3cret-token").test_client()
+def test_a_change_through_one_replica_is_used_by_the_next_render_of_another(build_app, tmp_path, auth,
+                                                                           template_backend_env):
+    shared = {"TEMPLATE_DIR": str(tmp_path / "shared-templates"), **template_backend_env}
+    first = build_app(build, RENDER_TOKEN="s3cret-token", **shared).test_client()
+    second = build_app(build, RENDER_TOKEN="s3cret-token", **shared).test_client()
     assert "Howdy" in second.get("/render/hello.html").get_data(as_text=True)
     first.put("/template/hello.html", data=b"replaced on first", headers=auth)
     assert second.get("/render/hello.html").get_data(as_text=True) == "replaced on first"
@@ -162,8 +163,9 @@ def test_refused_writes_emit_no_event(client, auth, events):
 
 
 @pytest.fixture
-def cached(build_app):
-    return build_app(build, RENDER_TOKEN="s3cret-token", RENDER_CACHE_SECONDS="60").test_client()
+def cached(build_app, template_backend_env):
+    return build_app(build, RENDER_TOKEN="s3cret-token", RENDER_CACHE_SECONDS="60",
+                     **template_backend_env).test_client()
 
 
 def test_cache_is_off_by_default(client):

@@ -103,6 +103,7 @@ SECRET = "TOP-SECRET-CONTENT"
 def secret(app):
     """A file next to the template folder, inside the data dir: reachable by `../` if anything leaked."""
     path = hipflask.settings(app).data_dir / "secret.html"
+    path.parent.mkdir(parents=True, exist_ok=True)  # TEMPLATE_BACKEND=s3 makes no folder there
     path.write_text(SECRET)
     yield path
     path.unlink()
