@@ -90,6 +90,20 @@ def templates(template_backend, tmp_path, request):
 
 
 @pytest.fixture
+def s3_env(s3_endpoint):
+    """s3_env(**overrides): the environment of a render service with its templates on S3 under a
+    prefix of its own, with RENDER_TOKEN; services built with one value share their templates."""
+    return lambda **overrides: {**s3_template_env(s3_endpoint), "RENDER_TOKEN": TOKEN, **overrides}
+
+
+@pytest.fixture
+def replicas(s3_endpoint, redis_url, redis_client):
+    """replicas(n): n Templates storages on one bucket, prefix and Redis, as n replicas have them."""
+    prefix = f"t-{uuid.uuid4().hex}"
+    return lambda count: [s3_templates(s3_endpoint, redis_url, prefix) for _ in range(count)]
+
+
+@pytest.fixture
 def local_templates(tmp_path, template_backend):
     """A Templates storage over a private user folder, for what only a folder has (its files)."""
     from render.sandbox import Limits
