@@ -1,6 +1,6 @@
-"""fs on S3 (SeaweedFS) through the gateway, natively and in compose (docker-compose.s3.yml): the same
-answers as on the local volume, downloads fetched by the gateway from the object store, and the
-uploader's first-writer-wins across fs replicas."""
+"""fs and render on S3 (SeaweedFS) through the gateway, natively and in compose (docker-compose.s3.yml):
+the same answers as on the local volume, downloads fetched by the gateway from the object store, the
+uploader's first-writer-wins across fs replicas, and templates every render replica uses at once."""
 import hashlib
 import os
 import uuid
@@ -9,14 +9,14 @@ import pytest
 import requests
 
 from stacks import ComposeStack, NativeStack
-from support import fs_downloaded_bytes, race_uploads
+from support import fs_downloaded_bytes, race_uploads, wait_until
 
 
 @pytest.fixture(scope="module", params=["native", "compose"])
 def s3_stack(request):
     if request.param == "native":
         stack = NativeStack()
-        stack.env.update(FS_BACKEND="s3", S3_ENDPOINT_URL=request.getfixturevalue("s3_endpoint"),
+        stack.env.update(FS_BACKEND="s3", TEMPLATE_BACKEND="s3", S3_ENDPOINT_URL=request.getfixturevalue("s3_endpoint"),
                          S3_BUCKET="hipflask-system", S3_PREFIX=f"t-{uuid.uuid4().hex}",
                          S3_ACCESS_KEY_ID="test", S3_SECRET_ACCESS_KEY="test")
     else:
@@ -96,3 +96,39 @@ def test_racing_uploads_of_one_name_across_fs_replicas_keep_exactly_one(s3_stack
     assert sorted(outcomes.values()) == [200] + [409] * 11
     stored = requests.get(f"{s3_stack.url}/dl/{partition}/same.txt", timeout=10).content
     assert stored == f"writer {winners[0]}".encode()
+
+
+@pytest.fixture
+def template_auth(s3_stack):
+    return {"Authorization": f"Bearer {s3_stack.env['RENDER_TOKEN']}"}
+
+
+def test_a_template_written_through_the_gateway_is_kept_in_the_object_store(url, template_auth):
+    name = f"s3-{uuid.uuid4().hex[:8]}/page.txt"
+    assert requests.put(f"{url}/template/{name}", data=b"Hi {{ who }}", headers=template_auth,
+                        timeout=10).status_code == 201
+    assert requests.get(f"{url}/render/{name}?who=S3", timeout=10).text == "Hi S3"
+    source = requests.get(f"{url}/template/{name}", timeout=10)
+    assert (source.text, source.headers["X-Template-Folder"]) == ("Hi {{ who }}", "user")
+    assert requests.delete(f"{url}/template/{name}", headers=template_auth, timeout=10).status_code == 200
+    assert requests.get(f"{url}/render/{name}", timeout=10).status_code == 404
+
+
+def test_every_render_replica_uses_a_replaced_template_on_its_next_render(s3_stack, url, template_auth):
+    hosts: set[str] = set()
+    if isinstance(s3_stack, ComposeStack):
+        s3_stack.scale("render", 2)
+
+        def both_replicas_answer():
+            hosts.add(requests.get(f"{url}/render/hello.json", timeout=10).headers["X-Hostname"])
+            return len(hosts) == 2
+        wait_until(both_replicas_answer, 60, "the gateway to reach both render replicas")
+    name = f"s3-{uuid.uuid4().hex[:8]}.txt"
+    with requests.Session() as session:
+        for version in ("one", "two", "three"):
+            session.put(f"{url}/template/{name}", data=version.encode(), headers=template_auth, timeout=10)
+            renders = [session.get(f"{url}/render/{name}", timeout=10) for _ in range(12)]
+            assert {render.text for render in renders} == {version}
+            hosts.update(render.headers["X-Hostname"] for render in renders)
+        session.delete(f"{url}/template/{name}", headers=template_auth, timeout=10)
+    assert len(hosts) == (2 if isinstance(s3_stack, ComposeStack) else 1)
