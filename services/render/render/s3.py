@@ -7,9 +7,10 @@ or absent); the built-ins ship with the service, as on the local backend.
 Every replica uses a change on its very next render without asking the object store each time:
 after the store acknowledged a write or a delete, the writer replaces the templates' generation
 in Redis (`hipflask:render:generation:<bucket>/<prefix>`, a random value), and each render reads
-it once (one round trip: `SET NX` and `GET` pipelined, so a Redis that lost its data starts a new
-generation rather than repeat an old one). A compiled template stays in use while the generation
-is the one it was loaded under; any change reloads what the next renders use.
+it once (one GET; when the key is missing, a first start or a Redis that lost its data, a new
+random generation is set with `SET NX`, never an old one repeated). A compiled template stays in
+use while the generation is the one it was loaded under; any change reloads what the next renders
+use.
 
 When Redis cannot be read, every render re-validates each template it uses against the object
 store (a HEAD: the same ETag, or still no object), so changes are still used at once, only
@@ -117,10 +118,11 @@ class S3Templates:
     def refresh(self) -> None:
         """Read the generation for this thread's render (None when Redis does not answer)."""
         def read(client) -> bytes:
-            pipeline = client.pipeline(transaction=False)
-            pipeline.set(self.generation_key, uuid.uuid4().hex, nx=True)
-            pipeline.get(self.generation_key)
-            return pipeline.execute()[1] or b""
+            generation = client.get(self.generation_key)
+            if generation is None:  # the first render ever, or a Redis that lost its data: a new generation
+                client.set(self.generation_key, uuid.uuid4().hex, nx=True)
+                generation = client.get(self.generation_key)
+            return generation or b""
 
         generation = self.backplane.call(PURPOSE, read)
         if generation is None:
