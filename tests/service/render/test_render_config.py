@@ -9,7 +9,7 @@ from render.wsgi import build
 
 @pytest.mark.parametrize("variable, value", [
     ("RENDER_MAX_OUTPUT", "lots"), ("RENDER_MAX_RANGE", "0"), ("RENDER_TIMEOUT", "soon"),
-    ("RENDER_CACHE_SECONDS", "-1"), ("RENDER_TEMPLATE_CACHE_SIZE", "x"),
+    ("RENDER_CACHE_SECONDS", "-1"), ("RENDER_TEMPLATE_CACHE_SIZE", "x"), ("TEMPLATE_BACKEND", "ftp"),
 ])
 def test_a_wrong_value_stops_the_service_naming_the_variable(build_app, variable, value):
     with pytest.raises(ConfigError, match=variable):

@@ -3,6 +3,7 @@ and the generation in Redis, Redis going away, and an object store that does not
 import pytest
 
 import hipflask
+from hipflask.config import ConfigError
 from hipflask.redis_backplane import Backplane
 from support import assert_error, free_port, wait_until
 
@@ -125,6 +126,11 @@ def test_the_service_makes_no_template_folder(build_app, s3_env):
     app = build_app(build, **s3_env())
     assert app.test_client().put("/template/kept.txt", data=b"x", headers=AUTH).status_code == 201
     assert not (hipflask.settings(app).data_dir / "templates").exists()
+
+
+def test_a_wrong_recheck_interval_stops_the_service_naming_the_variable(build_app, s3_env):
+    with pytest.raises(ConfigError, match="TEMPLATE_RECHECK_SECONDS"):
+        build_app(build, **s3_env(TEMPLATE_RECHECK_SECONDS="soon"))
 
 
 @pytest.fixture
