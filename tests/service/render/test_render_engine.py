@@ -98,6 +98,14 @@ def test_put_over_a_folder_is_a_conflict(templates):
     assert caught.value.status == 409
 
 
+def test_put_below_a_template_is_a_conflict(templates):
+    templates.put("page", "x")
+    with pytest.raises(HipflaskError) as caught:
+        templates.put("page/inner.html", "x")
+    assert caught.value.status == 409
+    assert templates.render("page", {}).body == b"x"
+
+
 def test_delete_removes_a_user_template(templates):
     templates.put("gone.html", "x")
     templates.delete("gone.html")
