@@ -1,4 +1,8 @@
 """The render service's own settings, read and checked once at start."""
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 import hipflask
@@ -38,3 +42,14 @@ def test_template_dir_that_cannot_be_made_stops_the_service(build_app, tmp_path)
 def test_max_output_is_read_in_nginx_notation(build_app):
     app = build_app(build, RENDER_MAX_OUTPUT="2k")
     assert hipflask.state(app).storage.limits.max_output == 2048
+
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_the_folder_backend_does_not_load_the_object_store_client(service_env):
+    probe = ("import sys; from render.wsgi import build; build(" + repr(service_env) + "); "
+             "print(sorted({m.split('.')[0] for m in sys.modules} & {'boto3', 'botocore'}))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                            env={"PYTHONPATH": f"{ROOT}/services/render:{ROOT}/shared"})
+    assert result.stdout.strip() == "[]"
