@@ -124,7 +124,7 @@ def init_app(app: Flask, env: Env) -> None:
     )
     templates = Templates(store, limits=limits, cache_size=env.int("RENDER_TEMPLATE_CACHE_SIZE", 400, minimum=0))
     current.storage = templates
-    current.service_settings = Access(token=env.raw("RENDER_TOKEN"),
+    current.service_settings = Access(token=env.secret("RENDER_TOKEN"),
                                       cache_seconds=env.int("RENDER_CACHE_SECONDS", 0, minimum=0))
     add_ready_check(app, "templates", templates.ready)
 

@@ -53,3 +53,12 @@ def test_the_folder_backend_does_not_load_the_object_store_client(service_env):
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                             env={"PYTHONPATH": f"{ROOT}/services/render:{ROOT}/shared"})
     assert result.stdout.strip() == "[]"
+
+
+def test_the_token_is_read_from_render_token_file_a_docker_secret(build_app, tmp_path):
+    secret = tmp_path / "render_token"
+    secret.write_text("from-a-secret\n")
+    client = build_app(build, RENDER_TOKEN_FILE=str(secret)).test_client()
+    refused = client.delete("/template/none.txt", headers={"Authorization": "Bearer other"})
+    assert refused.status_code == 401  # a token is set (403 writes_disabled without one)
+    assert client.delete("/template/none.txt", headers={"Authorization": "Bearer from-a-secret"}).status_code == 404
