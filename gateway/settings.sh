@@ -17,6 +17,8 @@ user_header=${USER_HEADER_NAME:-Uid}
 
 case "$burst" in ''|*[!0-9]*) fail "RATE_LIMIT_BURST: expected a whole number, got '$burst'" ;; esac
 case "$memo" in ''|*[!0-9]*) fail "FS_DOWNLOAD_MEMO_SECONDS: expected a whole number of seconds (0 for off), got '$memo'" ;; esac
+# a memoised object-store answer is a presigned URL, valid 300 s (services/fs/fs/s3.py PRESIGN_SECONDS)
+[ "$memo" -le 60 ] || fail "FS_DOWNLOAD_MEMO_SECONDS: at most 60 seconds, got '$memo'"
 case "$user_header" in ''|*[!A-Za-z0-9-]*) fail "USER_HEADER_NAME: expected a header name (letters, digits, -), got '$user_header'" ;; esac
 case "$uploads" in ''|*[!0-9]*) fail "UPLOAD_CONNECTIONS: expected a whole number (0 for off), got '$uploads'" ;; esac
 

@@ -5,22 +5,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-import uuid
 
 import requests
 
-from support import bearer, fs_downloaded_bytes, token, wait_until
+from download_memo import (
+    check_a_deleted_file_answers_404_json,
+    check_a_replaced_file_has_its_own_etag_and_no_stale_sha256,
+    unique,
+)
+from support import bearer, fs_downloaded_bytes, token
 
 SIZE = 256 * 1024
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def answered_by_the_gateway(response: requests.Response) -> bool:
-    """A 404 the gateway wrote itself (its error id is its request id), not the fs service's."""
-    return response.json().get("eid") == response.headers["X-Request-ID"]
 
 
 def test_range_reads_from_the_memo_have_the_file_bytes_etag_and_206(stack, gateway):
@@ -42,34 +37,11 @@ def test_range_reads_from_the_memo_have_the_file_bytes_etag_and_206(stack, gatew
 
 
 def test_a_file_deleted_within_the_memo_validity_answers_404_json(gateway):
-    path = f"{unique('memo')}/gone.txt"
-    requests.put(f"{gateway}/fs/{path}", data=b"soon gone", timeout=10)
-    assert requests.get(f"{gateway}/fs/{path}", timeout=10).content == b"soon gone"
-    assert requests.delete(f"{gateway}/fs/{path}", timeout=10).status_code == 200
-    within = requests.get(f"{gateway}/fs/{path}", timeout=10)
-    assert within.status_code == 404
-    assert within.headers["Content-Type"] == "application/json"
-    assert within.json()["code"] == "not_found"
-
-    def the_service_answers():
-        answer = requests.get(f"{gateway}/fs/{path}", timeout=10)
-        assert answer.status_code == 404 and answer.json()["code"] == "not_found"
-        return not answered_by_the_gateway(answer)
-    wait_until(the_service_answers, 10, "the fs service's own 404 once the memo expired", interval=0.2)
+    check_a_deleted_file_answers_404_json(gateway)
 
 
 def test_a_file_replaced_within_the_memo_validity_is_served_with_its_own_etag_and_no_stale_sha256(gateway):
-    path, old, new = f"{unique('memo')}/doc.txt", b"the first version", b"the second, longer version"
-    requests.put(f"{gateway}/fs/{path}", data=old, timeout=10)
-    first = requests.get(f"{gateway}/fs/{path}", timeout=10)
-    requests.put(f"{gateway}/fs/{path}", data=new, timeout=10)
-    second = requests.get(f"{gateway}/fs/{path}", timeout=10)
-    assert second.status_code == 200
-    assert second.content == new
-    assert second.headers["ETag"] != first.headers["ETag"]
-    assert second.headers.get("X-Content-SHA256") in (None, hashlib.sha256(new).hexdigest())
-    assert requests.get(f"{gateway}/fs/{path}", headers={"If-None-Match": second.headers["ETag"]},
-                        timeout=10).status_code == 304
+    check_a_replaced_file_has_its_own_etag_and_no_stale_sha256(gateway)
 
 
 def test_the_memo_never_serves_one_token_the_decision_made_for_another(token_stack):

@@ -19,7 +19,8 @@ class Stored:
 class Located:
     """An existing regular file, with what a download needs: `relpath` relative to the data dir
     (or the bucket prefix), `path` absolute on a local volume (None in an object store), `key` the
-    object's key in an object store, `sha256` the kept one (None when never computed)."""
+    object's key in an object store, `object_etag` the object store's ETag of it, `sha256` the kept
+    one (None when never computed)."""
 
     relpath: str
     path: Path | None
@@ -28,6 +29,7 @@ class Located:
     modified: float
     sha256: str | None
     key: str | None = None
+    object_etag: str | None = None
 
     @property
     def volume_etag(self) -> str | None:

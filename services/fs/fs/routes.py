@@ -121,6 +121,8 @@ def _send(located: Located, attachment: bool) -> Response:
             response.headers["X-Accel-Redirect"] = S3_ACCEL_PREFIX
             method = "HEAD" if request.method == "HEAD" else "GET"
             response.headers[S3_URL_HEADER] = _object_store().url(located, method)
+            if located.object_etag:
+                response.headers[VERSION_HEADER] = located.object_etag
     elif located.path is None:  # an object store's file (it has a key)
         response = _send_object(located)
     else:

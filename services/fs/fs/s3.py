@@ -227,7 +227,7 @@ class S3Store:
             raise NotFound()
         return Located("/".join(parts), None, parts[-1], head["ContentLength"],
                        head["LastModified"].timestamp(), head.get("Metadata", {}).get("sha256") or None,
-                       key=key)
+                       key=key, object_etag=head.get("ETag"))
 
     def locate_file(self, path: str) -> Located:
         """The file of a relative `/fs` path (everything a download needs)."""

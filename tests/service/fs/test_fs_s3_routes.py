@@ -38,6 +38,15 @@ def test_a_put_then_a_download_is_handed_to_the_gateway_as_a_presigned_url(s3_cl
     assert requests.get(response.headers["X-S3-URL"], timeout=10).content == b"hello s3"
 
 
+def test_a_download_names_the_object_etag_the_gateway_checks_the_sha256_against(s3_client):
+    s3_client.put("/fs/v.txt", data=b"version one")
+    response = s3_client.get("/fs/v.txt")
+    served = requests.get(response.headers["X-S3-URL"], timeout=10)
+    assert response.headers["X-Content-Version"] == served.headers["ETag"]
+    s3_client.put("/fs/v.txt", data=b"version two")
+    assert s3_client.get("/fs/v.txt").headers["X-Content-Version"] != response.headers["X-Content-Version"]
+
+
 def test_a_head_is_handed_over_with_a_url_signed_for_head(s3_client):
     s3_client.put("/fs/h.txt", data=b"head me")
     url = s3_client.head("/fs/h.txt").headers["X-S3-URL"]
