@@ -14,6 +14,7 @@ from download_memo import (
     check_a_deleted_file_answers_404_json,
     check_a_replaced_file_has_its_own_etag_and_no_stale_sha256,
 )
+from sse_client import Subscriber
 from stacks import ComposeStack, NativeStack
 from support import fs_downloaded_bytes, race_uploads, wait_until
 
@@ -99,7 +100,18 @@ def test_an_uploader_download_is_an_attachment_of_its_name(url):
     requests.post(f"{url}/{partition}", files={"file": ("notes.txt", b"notes")}, timeout=10)
     response = requests.get(f"{url}/dl/{partition}/notes.txt", timeout=10)
     assert response.content == b"notes"
+    assert response.raw.headers.getlist("Content-Disposition") == [response.headers["Content-Disposition"]]
     assert response.headers["Content-Disposition"].startswith('attachment; filename="notes.txt"')
+
+
+def test_an_upload_event_carries_the_etag_the_gateway_serves(url):
+    with requests.get(f"{url}/events?path_prefix=s3/event/", stream=True, timeout=(5, 10)) as stream:
+        subscriber = Subscriber(stream.iter_content(chunk_size=None), on_close=stream.close)
+        subscriber.wait_open()
+        requests.put(f"{url}/fs/s3/event/a.txt", data=b"hello", timeout=10)
+        event = subscriber.next_change()
+    assert event.event == "fs.upload"
+    assert event.json["etag"] == requests.get(f"{url}/fs/s3/event/a.txt", timeout=10).headers["ETag"]
 
 
 def test_a_missing_file_is_a_json_404(url):

@@ -36,6 +36,11 @@ class Located:
         """The ETag nginx serves this volume file with (hex mtime-size, as `"%xT-%xO"`), None in an object store."""
         return f'"{int(self.modified):x}-{self.size:x}"' if self.path is not None else None
 
+    @property
+    def served_etag(self) -> str | None:
+        """The ETag the gateway serves the file with: nginx's for a volume file, the store's for an object."""
+        return self.volume_etag if self.path is not None else self.object_etag
+
 
 @dataclass(frozen=True)
 class Entry:

@@ -55,11 +55,11 @@ def _stored(size: int) -> None:
 
 
 def _emit_upload(url_path: str, stored: Stored, locate: Callable[[], Located]) -> None:
-    """The fs.upload event, with the ETag the gateway serves a local volume's file with (nginx's
-    mtime-size; None on an object store, whose ETag is its own)."""
+    """The fs.upload event, with the ETag the gateway serves the file with (nginx's mtime-size on a
+    local volume, the object store's own ETag on S3)."""
     try:
         located = locate()
-        etag = located.volume_etag
+        etag = located.served_etag
     except (HipflaskError, OSError):  # replaced or removed meanwhile: the event still names the upload
         etag = None
     _stored(stored.size)
@@ -121,8 +121,8 @@ def _send(located: Located, attachment: bool) -> Response:
             response.headers["X-Accel-Redirect"] = S3_ACCEL_PREFIX
             method = "HEAD" if request.method == "HEAD" else "GET"
             response.headers[S3_URL_HEADER] = _object_store().url(located, method)
-            if located.object_etag:
-                response.headers[VERSION_HEADER] = located.object_etag
+            if located.served_etag:
+                response.headers[VERSION_HEADER] = located.served_etag
     elif located.path is None:  # an object store's file (it has a key)
         response = _send_object(located)
     else:
