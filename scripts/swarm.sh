@@ -3,24 +3,26 @@
 #   scripts/swarm.sh up       build the images, init a single-node swarm if there is none, make the
 #                             missing secrets (random values), deploy, wait until /diagnostic is 200
 #   scripts/swarm.sh down     remove the stack and wait until its services and network are gone
+#   scripts/swarm.sh purge    down, then remove the stack's volumes and secrets too (all its data)
 #   scripts/swarm.sh status   the stack's services and their replicas
-# SWARM_STACK (default hipflask) names the stack, GATEWAY_PORT (8080) the published port,
-# IMAGE_PREFIX (hipflask) the images `docker compose build` tags.
+# SWARM_STACK (default hipflask) names the stack and starts its secrets' names, GATEWAY_PORT (8080)
+# the published port, IMAGE_PREFIX (hipflask) the images `docker compose build` tags. A secret is
+# made only when missing: RENDER_TOKEN, when set, is the value of a new <stack>_render_token.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STACK=${SWARM_STACK:-hipflask}
 PORT=${GATEWAY_PORT:-8080}
 COMPOSE=${COMPOSE:-docker compose}
 TIMEOUT=${SWARM_TIMEOUT:-240}
-export GATEWAY_PORT=$PORT
+export GATEWAY_PORT=$PORT SWARM_STACK=$STACK
 
 say() { echo "swarm: $*"; }
 
 random() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
-secret() {  # secret NAME VALUE: create it unless it exists
+secret() {  # secret NAME VALUE: create it unless it exists (labelled with the stack, for purge)
     if ! docker secret inspect "$1" >/dev/null 2>&1; then
-        printf '%s' "$2" | docker secret create "$1" - >/dev/null
+        printf '%s' "$2" | docker secret create --label "hipflask.stack=$STACK" "$1" - >/dev/null
         say "made secret $1"
     fi
 }
@@ -60,15 +62,15 @@ up)
         docker swarm init ${address:+--advertise-addr "$address"} >/dev/null
         say "initialised a single-node swarm${address:+ on $address}"
     fi
-    if ! docker secret inspect hipflask_postgres_password >/dev/null 2>&1; then
+    if ! docker secret inspect "${STACK}_postgres_password" >/dev/null 2>&1; then
         password=$(random)
-        secret hipflask_postgres_password "$password"
-        docker secret rm hipflask_database_url >/dev/null 2>&1 || true
-        secret hipflask_database_url "postgresql://hipflask:$password@postgres:5432/hipflask"
+        secret "${STACK}_postgres_password" "$password"
+        docker secret rm "${STACK}_database_url" >/dev/null 2>&1 || true
+        secret "${STACK}_database_url" "postgresql://hipflask:$password@postgres:5432/hipflask"
     fi
-    secret hipflask_s3_access_key "$(random)"
-    secret hipflask_s3_secret_key "$(random)"
-    secret hipflask_render_token "$(random)"
+    secret "${STACK}_s3_access_key" "$(random)"
+    secret "${STACK}_s3_secret_key" "$(random)"
+    secret "${STACK}_render_token" "${RENDER_TOKEN:-$(random)}"
     docker stack deploy --detach=true --resolve-image never --prune -c deploy/swarm.yml "$STACK" >/dev/null
     say "deployed $STACK; waiting for every replica and http://127.0.0.1:$PORT/diagnostic"
     wait_until "$TIMEOUT" "every replica of $STACK" converged
@@ -80,11 +82,21 @@ down)
     wait_until "$TIMEOUT" "$STACK to be removed" gone
     say "$STACK removed (its volumes and the secrets are kept: docker volume ls, docker secret ls)"
     ;;
+purge)
+    "$0" down
+    volumes() { docker volume ls -q --filter "label=com.docker.stack.namespace=$STACK"; }
+    # a removed task's container lets go of its volume a moment after the service is gone
+    remove_volumes() { local names; names=$(volumes); [ -z "$names" ] || docker volume rm $names; [ -z "$(volumes)" ]; }
+    wait_until "$TIMEOUT" "the volumes of $STACK to be removed" remove_volumes
+    secrets=$(docker secret ls -q --filter "label=hipflask.stack=$STACK")
+    [ -z "$secrets" ] || docker secret rm $secrets >/dev/null
+    say "$STACK purged: its volumes and secrets are removed"
+    ;;
 status)
     docker stack services "$STACK"
     ;;
 *)
-    sed -n '2,8p' "$0" >&2
+    sed -n '2,10p' "$0" >&2
     exit 2
     ;;
 esac

@@ -1,10 +1,10 @@
-"""The stacks the system and fault tiers talk to, through the gateway: native and compose.
+"""The stacks the system and fault tiers talk to, through the gateway: native, compose and swarm.
 
-Both are started with the same environment (STACK_ENV plus a tier's own) and offer the same
+All are started with the same environment (STACK_ENV plus a tier's own) and offer the same
 controls: `kill` a service with SIGKILL and keep it down (as an operator's `docker compose kill`),
-`start` it again and wait until the gateway routes to it, and `crash` a process with SIGKILL the
-way the OOM killer would, after which its supervisor (the native stack's, or Docker's restart
-policy) brings it back by itself.
+`start` it again and wait until the gateway routes to it, and (native and compose) `crash` a
+process with SIGKILL the way the OOM killer would, after which its supervisor (the native stack's,
+or Docker's restart policy) brings it back by itself.
 """
 from __future__ import annotations
 
@@ -167,7 +167,27 @@ class NativeStack(Stack):
         return "\n".join(line for line in lines if line.startswith("gateway "))
 
 
-class ComposeStack(Stack):
+class ContainerStack(Stack):
+    """What compose and swarm share: a service's replicas are containers on this host."""
+
+    def containers(self, service: str) -> list[str]:
+        """The ids of the service's running containers (one per replica)."""
+        raise NotImplementedError
+
+    def container_get(self, container: str, path: str) -> str:
+        """GET `path` on a container's own port (routes the gateway does not serve)."""
+        code = ("import urllib.request; "
+                f"print(urllib.request.urlopen('http://127.0.0.1:8000{path}', timeout=5).read().decode())")
+        result = subprocess.run(["docker", "exec", container, "python", "-c", code], capture_output=True, text=True,
+                                timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def kill_container(self, container: str) -> None:
+        subprocess.run(["docker", "kill", "-s", "SIGKILL", container], capture_output=True, check=True, timeout=60)
+
+
+class ComposeStack(ContainerStack):
     kind = "compose"
 
     def __init__(self, env: dict[str, str] | None = None, name: str = ""):
@@ -245,20 +265,93 @@ class ComposeStack(Stack):
         self.run("up", "-d", "--no-recreate", "--no-deps", "--wait", "--scale", f"{service}={replicas}", service)
 
     def containers(self, service: str) -> list[str]:
-        """The ids of the service's running containers (one per replica)."""
         return self.run("ps", "-q", service).stdout.split()
 
-    def container_get(self, container: str, path: str) -> str:
-        """GET `path` on a container's own port (routes the gateway does not serve)."""
-        code = ("import urllib.request; "
-                f"print(urllib.request.urlopen('http://127.0.0.1:8000{path}', timeout=5).read().decode())")
-        result = subprocess.run(["docker", "exec", container, "python", "-c", code], capture_output=True, text=True,
-                                timeout=60)
-        assert result.returncode == 0, result.stderr
+
+class SwarmStack(ContainerStack):
+    """deploy/swarm.yml on this node's swarm (scripts/swarm.sh), as a stack of its own name: store
+    and kv on PostgreSQL, fs on SeaweedFS (S3), the gateway resolving services at request time.
+    Leaving it purges the stack: services, network, volumes and secrets."""
+    kind = "swarm"
+
+    def __init__(self, env: dict[str, str] | None = None, name: str = ""):
+        super().__init__(env)
+        self.name = f"hipflask-test-{os.getpid()}{name}"
+        self.held: dict[str, int] = {}
+
+    def script(self, command: str) -> None:
+        env = {**os.environ, **self.env, "SWARM_STACK": self.name, "GATEWAY_PORT": str(self.port)}
+        result = subprocess.run([str(ROOT / "scripts" / "swarm.sh"), command], cwd=ROOT, env=env,
+                                capture_output=True, text=True, timeout=900)
+        assert result.returncode == 0, f"swarm.sh {command}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+
+    def docker(self, *args: str) -> str:
+        result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, f"docker {' '.join(args)}: {result.stderr[-2000:]}"
         return result.stdout
 
-    def kill_container(self, container: str) -> None:
-        subprocess.run(["docker", "kill", "-s", "SIGKILL", container], capture_output=True, check=True, timeout=60)
+    def __enter__(self):
+        if not docker_available():
+            missing("Docker is not available for the swarm stack")
+        try:
+            self.script("up")
+            self.wait_healthy()
+        except AssertionError as exc:
+            tasks = subprocess.run(["docker", "stack", "ps", "--no-trunc", self.name], capture_output=True, text=True)
+            self.__exit__()
+            raise AssertionError(f"swarm stack did not start:\n{tasks.stdout[-4000:]}") from exc
+        return self
+
+    def __exit__(self, *exc):
+        self.script("purge")
+
+    def service(self, name: str) -> str:
+        return f"{self.name}_{name}"
+
+    def services(self) -> list[str]:
+        return self.docker("service", "ls", "-q", "--filter", f"label=com.docker.stack.namespace={self.name}").split()
+
+    def containers(self, service: str) -> list[str]:
+        return self.docker("ps", "-q", "--filter", f"label=com.docker.swarm.service.name={self.service(service)}",
+                           "--filter", "status=running").split()
+
+    def scale(self, service: str, replicas: int) -> None:
+        self.scale_services(**{service: replicas})
+
+    def scale_services(self, **replicas: int) -> None:
+        """Until every named service runs that many tasks (converged: started and healthy)."""
+        self.docker("service", "scale", "--detach=false", *(f"{self.service(n)}={r}" for n, r in replicas.items()))
+        for name, count in replicas.items():
+            wait_until(lambda: len(self.containers(name)) == count, 120, f"{count} running {name} tasks")
+
+    def kill(self, service: str) -> None:
+        """SIGKILL every task of the service, then scale it to 0 so Swarm does not replace them."""
+        self.held[service] = len(self.containers(service)) or self.held.get(service, 1)
+        for container in self.containers(service):
+            self.kill_container(container)
+        self.docker("service", "scale", "--detach=true", f"{self.service(service)}=0")
+        wait_until(lambda: not self.containers(service), 60, f"every {service} task to stop")
+
+    def start(self, service: str) -> None:
+        """Scale a killed service back to its replicas, until the gateway routes to it."""
+        self.scale(service, self.held.pop(service, 1))
+        self.wait_routes(service)
+
+    def put_static(self, name: str, data: bytes) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / name
+            path.write_bytes(data)
+            path.chmod(0o644)
+            self.docker("cp", str(path), f"{self.containers('gateway')[0]}:/srv/static/{name}")
+
+    def log_lines(self, service: str) -> list[str]:
+        """What every task of the service wrote to its stdout and stderr so far."""
+        result = subprocess.run(["docker", "service", "logs", "--raw", "--no-trunc", self.service(service)],
+                                capture_output=True, text=True, timeout=60)
+        return result.stdout.splitlines() + result.stderr.splitlines()
+
+    def gateway_log(self) -> str:
+        return "\n".join(self.log_lines("gateway"))
 
 
 def group_alive(pgid: int) -> bool:

@@ -173,10 +173,10 @@ def assert_error(response: Any, status: int, code: str | None = None, extra: Ite
 
 def fs_downloaded_bytes(stack) -> float:
     """The fs service's count of the bytes its download answers named (one file size per answer it
-    made), read from its own metrics port (the gateway does not serve them)."""
+    made), read from its own metrics port (the gateway does not serve them), summed over replicas."""
     if stack.kind == "native":
         text = requests.get(f"{stack.service_url('fs')}/_hipflask/metrics", timeout=5).text
     else:
-        text = stack.container_get(stack.containers("fs")[0], "/_hipflask/metrics")
+        text = "\n".join(stack.container_get(container, "/_hipflask/metrics") for container in stack.containers("fs"))
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                if line.startswith("hipflask_fs_downloaded_bytes_total"))

@@ -1,8 +1,9 @@
 """The system tier's stacks: every test talks HTTP to the gateway only.
 
-`stack` is parametrized, so every system test runs once against the native stack and once against
-compose (tests/stacks.py); the store and kv modules run a third time against compose with store and
-kv on PostgreSQL (docker-compose.postgres.yml), the families that keep their data there.
+`stack` is parametrized, so every system test runs against the native stack, compose, and the
+Docker Swarm stack (deploy/swarm.yml: store and kv on PostgreSQL, fs on S3) (tests/stacks.py); the
+store and kv modules run once more against compose with store and kv on PostgreSQL
+(docker-compose.postgres.yml), the families that keep their data there.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from stacks import ComposeStack, NativeStack
+from stacks import ComposeStack, NativeStack, SwarmStack
 from support import ROTATED_AUTH_KEYS, free_port, missing, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,9 +43,11 @@ def token_stack_env(allowed_origin: str) -> dict[str, str]:
     }
 
 
+@pytest.hookimpl(trylast=True)  # after pytest grouped the items by stack
 def pytest_collection_modifyitems(config, items):
     """Tests marked compose_only run against the compose stack alone, native_only against the native
-    one; only POSTGRES_MODULES run against compose-postgres."""
+    one, single_host on every stack but swarm; only POSTGRES_MODULES run against compose-postgres.
+    test_swarm_system's tests come last: they scale, roll and finally remove the swarm the tier used."""
     kept, dropped = [], []
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
@@ -52,10 +55,12 @@ def pytest_collection_modifyitems(config, items):
         only = "compose" if item.get_closest_marker("compose_only") else (
             "native" if item.get_closest_marker("native_only") else None)
         off_postgres = kind == "compose-postgres" and item.module.__name__.rpartition(".")[2] not in POSTGRES_MODULES
-        (dropped if off_postgres or kind and only and kind != only else kept).append(item)
+        off_swarm = kind == "swarm" and item.get_closest_marker("single_host")
+        (dropped if off_postgres or off_swarm or kind and only and kind != only else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-        items[:] = kept
+    kept.sort(key=lambda item: item.module.__name__.endswith("test_swarm_system"))  # stable: the rest keep their order
+    items[:] = kept
 
 
 def compose_on_postgres() -> ComposeStack:
@@ -65,8 +70,18 @@ def compose_on_postgres() -> ComposeStack:
     return stack
 
 
-@pytest.fixture(scope="session", params=["native", "compose", "compose-postgres"])
+@pytest.fixture(scope="session")
+def swarm_stack():
+    """One swarm deploy for the session: the tier's `swarm` kind and test_swarm_system share it."""
+    with SwarmStack() as running:
+        yield running
+
+
+@pytest.fixture(scope="session", params=["native", "compose", "compose-postgres", "swarm"])
 def stack(request):
+    if request.param == "swarm":
+        yield request.getfixturevalue("swarm_stack")
+        return
     made = {"native": NativeStack, "compose": ComposeStack, "compose-postgres": compose_on_postgres}[request.param]
     with made() as running:
         yield running

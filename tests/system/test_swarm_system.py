@@ -1,80 +1,28 @@
 """hipflask on a single-node Docker Swarm (deploy/swarm.yml, deployed by scripts/swarm.sh), through
 its gateway only: every family answers, scaled services keep every acknowledged write, a rolling
 update under load fails no request, a killed task is replaced with nothing lost, the uploader's
-first-writer-wins holds across fs replicas, and `docker stack rm` leaves nothing behind."""
+first-writer-wins holds across fs replicas, and `docker stack rm` leaves nothing behind. The system
+tier runs on the same deploy first (the `swarm` kind of its `stack`)."""
 from __future__ import annotations
 
 import collections
-import os
-import subprocess
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
 
-from support import docker_available, free_port, missing, race_uploads, run_threads, wait_until
+from support import race_uploads, run_threads, wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-class Swarm:
-    def __init__(self):
-        self.port = free_port()
-        self.name = f"hipflask-test-{os.getpid()}"
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def script(self, command: str) -> None:
-        env = {**os.environ, "SWARM_STACK": self.name, "GATEWAY_PORT": str(self.port)}
-        result = subprocess.run([str(ROOT / "scripts" / "swarm.sh"), command], cwd=ROOT, env=env,
-                                capture_output=True, text=True, timeout=900)
-        assert result.returncode == 0, f"swarm.sh {command}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-
-    def docker(self, *args: str) -> str:
-        result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=600)
-        assert result.returncode == 0, f"docker {' '.join(args)}: {result.stderr[-2000:]}"
-        return result.stdout
-
-    def service(self, name: str) -> str:
-        return f"{self.name}_{name}"
-
-    def scale(self, **replicas: int) -> None:
-        self.docker("service", "scale", "--detach=false", *(f"{self.service(n)}={r}" for n, r in replicas.items()))
-        for name, count in replicas.items():
-            wait_until(lambda: len(self.running(name)) == count, 120, f"{count} running {name} tasks")
-
-    def running(self, name: str) -> list[str]:
-        return self.docker("ps", "-q", "--filter", f"label=com.docker.swarm.service.name={self.service(name)}",
-                           "--filter", "status=running").split()
-
-    def remove_volumes(self) -> None:
-        """The stack's volumes (swarm.sh down keeps them, as data): the tests leave nothing behind."""
-        def removed():
-            stack_label = f"label=com.docker.stack.namespace={self.name}"
-            names = self.docker("volume", "ls", "-q", "--filter", stack_label).split()
-            if names:
-                subprocess.run(["docker", "volume", "rm", *names], capture_output=True, timeout=60)
-            return not names
-        wait_until(removed, 60, f"the volumes of {self.name} to be removed", interval=1)
-
-    def services(self) -> list[str]:
-        return self.docker("service", "ls", "-q", "--filter", f"label=com.docker.stack.namespace={self.name}").split()
-
-
-@pytest.fixture(scope="module")
-def swarm():
-    if not docker_available():
-        missing("Docker is not available for the swarm stack")
-    deployed = Swarm()
-    try:
-        deployed.script("up")
-        yield deployed
-    finally:
-        deployed.script("down")
-        deployed.remove_volumes()
+@pytest.fixture
+def swarm(swarm_stack):
+    """The session's swarm (tests/system/conftest.py), which the system tier ran on before this
+    module: these tests come last (they scale it, roll it, and remove it)."""
+    return swarm_stack
 
 
 def test_every_family_answers_through_the_swarm_gateway(swarm):
@@ -90,7 +38,7 @@ def test_every_family_answers_through_the_swarm_gateway(swarm):
 
 
 def test_scaled_services_keep_every_acknowledged_write(swarm):
-    swarm.scale(store=3, kv=3, fs=3)
+    swarm.scale_services(store=3, kv=3, fs=3)
     name = f"scaled{uuid.uuid4().hex[:8]}"
     acknowledged = collections.defaultdict(list)
     lock = threading.Lock()
@@ -164,10 +112,10 @@ def test_a_rolling_update_of_store_under_load_fails_no_request(swarm):
 def test_a_killed_store_task_is_replaced_and_nothing_is_lost(swarm):
     name = f"killed{uuid.uuid4().hex[:8]}"
     ids = [requests.post(f"{swarm.url}/store/{name}", json={"n": n}, timeout=10).json()["id"] for n in range(20)]
-    before = len(swarm.running("store"))
-    victim = swarm.running("store")[0]
+    before = len(swarm.containers("store"))
+    victim = swarm.containers("store")[0]
     swarm.docker("kill", "--signal", "KILL", victim)
-    wait_until(lambda: victim not in swarm.running("store") and len(swarm.running("store")) == before, 120,
+    wait_until(lambda: victim not in swarm.containers("store") and len(swarm.containers("store")) == before, 120,
                "swarm to replace the killed store task")
     wait_until(lambda: requests.get(f"{swarm.url}/diagnostic", timeout=5).status_code == 200, 60, "a green /diagnostic")
     listed = requests.get(f"{swarm.url}/store/{name}", timeout=10).json()
@@ -175,7 +123,7 @@ def test_a_killed_store_task_is_replaced_and_nothing_is_lost(swarm):
 
 
 def test_racing_uploads_across_fs_replicas_keep_exactly_one(swarm):
-    assert len(swarm.running("fs")) >= 2
+    assert len(swarm.containers("fs")) >= 2
     partition = f"race{uuid.uuid4().hex[:8]}"
     outcomes = race_uploads(swarm.url, partition)
     assert sorted(outcomes.values()) == [200] + [409] * 11
