@@ -186,6 +186,15 @@ class ContainerStack(Stack):
     def kill_container(self, container: str) -> None:
         subprocess.run(["docker", "kill", "-s", "SIGKILL", container], capture_output=True, check=True, timeout=60)
 
+    def put_static(self, name: str, data: bytes) -> None:
+        """A file in the gateway's /srv/static (world-readable, as nginx's worker needs)."""
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / name
+            path.write_bytes(data)
+            path.chmod(0o644)
+            subprocess.run(["docker", "cp", str(path), f"{self.containers('gateway')[0]}:/srv/static/{name}"],
+                           capture_output=True, check=True, timeout=60)
+
 
 class ComposeStack(ContainerStack):
     kind = "compose"
@@ -246,13 +255,6 @@ class ComposeStack(ContainerStack):
     def start(self, service: str) -> None:
         self.run("up", "-d", "--no-deps", "--wait", service)
         self.wait_routes(service)
-
-    def put_static(self, name: str, data: bytes) -> None:
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / name
-            path.write_bytes(data)
-            path.chmod(0o644)
-            self.run("cp", str(path), f"gateway:/srv/static/{name}")
 
     def gateway_log(self) -> str:
         return self.run("logs", "--no-color", "gateway", check=False).stdout
@@ -336,13 +338,6 @@ class SwarmStack(ContainerStack):
         """Scale a killed service back to its replicas, until the gateway routes to it."""
         self.scale(service, self.held.pop(service, 1))
         self.wait_routes(service)
-
-    def put_static(self, name: str, data: bytes) -> None:
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / name
-            path.write_bytes(data)
-            path.chmod(0o644)
-            self.docker("cp", str(path), f"{self.containers('gateway')[0]}:/srv/static/{name}")
 
     def log_lines(self, service: str) -> list[str]:
         """What every task of the service wrote to its stdout and stderr so far."""

@@ -67,8 +67,9 @@ def free_port_run(count: int) -> int:
     raise RuntimeError("no run of free ports")
 
 
-def race(writers: int, write) -> dict[int, Any]:
-    """`write(n)` in `writers` threads started together; each thread's outcome (its result or its exception)."""
+def race(writers: int, write, timeout: float = 30) -> dict[int, Any]:
+    """`write(n)` in `writers` threads started together; each thread's outcome (its result or its
+    exception), waiting up to `timeout` seconds for each thread."""
     start, outcomes = threading.Barrier(writers), {}
 
     def racer(n):
@@ -82,7 +83,7 @@ def race(writers: int, write) -> dict[int, Any]:
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(30)
+        thread.join(timeout)
     return outcomes
 
 
@@ -112,26 +113,16 @@ AUTH_KEYS = "k1:" + "test-secret-k1-" * 3
 ROTATED_AUTH_KEYS = "k2:" + "test-secret-k2-" * 3 + "," + AUTH_KEYS
 
 
-def race_uploads(url: str, partition: str, count: int = 12) -> dict[int, int]:
+def race_uploads(url: str, partition: str, count: int = 12) -> dict[int, Any]:
     """`count` uploader posts of one name to `partition`, released together; {writer: status}.
     Writer n sends the bytes `writer n`."""
     import requests
 
-    barrier = threading.Barrier(count)
-    outcomes: dict[int, int] = {}
+    def upload(number: int) -> int:
+        return requests.post(f"{url}/{partition}", files={"file": ("same.txt", f"writer {number}".encode())},
+                             headers={"Accept": "application/json"}, timeout=60).status_code
 
-    def upload(number: int) -> None:
-        barrier.wait()
-        answer = requests.post(f"{url}/{partition}", files={"file": ("same.txt", f"writer {number}".encode())},
-                               headers={"Accept": "application/json"}, timeout=60)
-        outcomes[number] = answer.status_code
-
-    threads = [threading.Thread(target=upload, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(90)
-    return outcomes
+    return race(count, upload, timeout=90)
 
 
 def token(sub: str = "alice", scope: str = "write", ttl: int = 300, keys: str = AUTH_KEYS) -> str:

@@ -51,15 +51,6 @@ def test_a_syntax_error_in_a_stored_object_names_the_template_and_its_line(repli
     assert (caught.value.code, caught.value.template, caught.value.line) == ("template_syntax", "broken.html", 3)
 
 
-def test_a_render_error_in_a_stored_include_names_the_include_and_its_line(replicas):
-    (one,) = replicas(1)
-    one.put("outer.html", "{% include 'inner.html' %}")
-    one.put("inner.html", "fine\n{{ 1 // 0 }}")
-    with pytest.raises(TemplateFailed) as caught:
-        one.render("outer.html", {})
-    assert (caught.value.template, caught.value.line) == ("inner.html", 2)
-
-
 def test_without_redis_a_replica_still_uses_another_replicas_write_on_its_next_render(replicas):
     reader, writer = replicas(2)
     writer.put("live.txt", "v1")
