@@ -108,17 +108,15 @@ class ObjectBucket:
 
     def head(self, key: str) -> dict | None:
         """The object's HeadObject answer, None when there is no such object."""
-        try:
-            return self.call("head_object", Key=key)
-        except botocore.exceptions.ClientError as exc:
-            if is_missing(exc):
-                return None
-            raise
+        return self._unless_missing("head_object", key)
 
     def get(self, key: str) -> dict | None:
         """The object's GetObject answer (`Body`, `ETag`, ...), None when there is no such object."""
+        return self._unless_missing("get_object", key)
+
+    def _unless_missing(self, operation: str, key: str) -> dict | None:
         try:
-            return self.call("get_object", Key=key)
+            return self.call(operation, Key=key)
         except botocore.exceptions.ClientError as exc:
             if is_missing(exc):
                 return None
