@@ -17,6 +17,12 @@ from hipflask.events import STREAM
 from support import ClosingClient, docker_available, free_port, missing, wait_until
 
 
+def pytest_sessionstart(session):
+    if docker_available():
+        from stacks import remove_abandoned_stacks
+        remove_abandoned_stacks()
+
+
 @pytest.fixture(scope="session")
 def redis_url():
     """A real Redis server for the session: a testcontainers container when Docker runs and

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -347,6 +348,35 @@ class SwarmStack(ContainerStack):
 
     def gateway_log(self) -> str:
         return "\n".join(self.log_lines("gateway"))
+
+
+ABANDONED = re.compile(r"hipflask-(?:test|make)-(\d+)")
+
+
+def remove_abandoned_stacks() -> None:
+    """Purge the compose projects and swarm stacks a killed test run left behind (named after a
+    pid no longer running pytest): Docker restarts their containers, which would load this run."""
+    def abandoned(names: str) -> list[str]:
+        found = (ABANDONED.match(name) for name in names.split())
+        return [match.string for match in found if match and not pytest_running(int(match.group(1)))]
+
+    compose = os.environ.get("COMPOSE", "docker compose").split()
+    listed = subprocess.run([*compose, "ls", "-a", "-q"], capture_output=True, text=True, timeout=60).stdout
+    for project in abandoned(listed):
+        subprocess.run([*compose, "-p", project, "down", "-v", "--remove-orphans", "--timeout", "1"], cwd=ROOT,
+                       capture_output=True, timeout=300)
+    stacks = subprocess.run(["docker", "stack", "ls", "--format", "{{.Name}}"], capture_output=True, text=True,
+                            timeout=60).stdout
+    for name in abandoned(stacks):
+        subprocess.run([str(ROOT / "scripts" / "swarm.sh"), "purge"], cwd=ROOT, capture_output=True, timeout=600,
+                       env={**os.environ, "SWARM_STACK": name})
+
+
+def pytest_running(pid: int) -> bool:
+    try:
+        return b"pytest" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def group_alive(pgid: int) -> bool:

@@ -1,6 +1,8 @@
 """Helpers for tests of every tier: deadlines instead of sleeps, free ports, missing dependencies."""
 from __future__ import annotations
 
+import http.client
+import io
 import os
 import random
 import shutil
@@ -85,6 +87,33 @@ def race(writers: int, write, timeout: float = 30) -> dict[int, Any]:
     for thread in threads:
         thread.join(timeout)
     return outcomes
+
+
+def pipelined_gets(url: str, path: str, count: int, headers: dict[str, str]) -> list[http.client.HTTPResponse]:
+    """`count` GETs of `path` written at once on one connection (HTTP/1.1 pipelining), so they
+    reach the server together however slow this machine is; the answers, read whole, in order."""
+    host, port = url.removeprefix("http://").split(":")
+    lines = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{lines}\r\n".encode()
+    closing = request[:-2] + b"Connection: close\r\n\r\n"
+    with socket.create_connection((host, int(port)), timeout=60) as connection:
+        connection.sendall(request * (count - 1) + closing)
+        received = b"".join(iter(lambda: connection.recv(65536), b""))
+
+    class Replay(io.BytesIO):  # what each http.client.HTTPResponse reads its answer from, in turn
+        def makefile(self, mode):
+            return self
+
+        def close(self):  # an answer read whole closes its file; the next answer is in it
+            pass
+
+    replay, answers = Replay(received), []
+    while replay.tell() < len(received):
+        answer = http.client.HTTPResponse(replay)
+        answer.begin()
+        answer.body = answer.read()
+        answers.append(answer)
+    return answers
 
 
 def run_threads(target, count: int, args: tuple = (), timeout: float = 120) -> None:
