@@ -2,7 +2,7 @@
 
 DIAGNOSTIC_TARGETS names the services to check as `name=url` pairs (comma separated); each
 target's host is resolved and every address it has (every replica, under compose's DNS) gets its
-`/_hipflask/ready` fetched over a pooled HTTP connection. Redis is pinged through
+`/_hipflask/ready` fetched over a kept-alive connection (diagnostic.probe). Redis is pinged through
 the backplane. Results are reused for DIAGNOSTIC_CACHE_SECONDS. The diagnostic service answers
 for itself without a request. A service whose volume (its DATA_DIR, reported by its readiness)
 has less than DISK_MIN_FREE bytes free fails its check. A check that does not answer within
@@ -28,6 +28,7 @@ from hipflask.state import state
 from diagnostic.answers import AnswerCache, RoundAnswers
 from diagnostic.api_document import StackDocument
 from diagnostic.gateway_status import GatewayStatus
+from diagnostic.probe import Probe, ProbeError
 from diagnostic.rates import RateHistory
 from diagnostic.replicas import replica_urls
 from diagnostic.results import Result
@@ -52,15 +53,17 @@ class Checker:
         self.session.trust_env = False  # no proxy lookup in the environment on every check
         adapter = HTTPAdapter(pool_connections=len(targets) + 1, pool_maxsize=32)
         self.session.mount("http://", adapter)
+        self.probe = Probe(timeout)
         self.pool = ThreadPoolExecutor(max_workers=max(4, len(targets) + 1), thread_name_prefix="diagnostic")
 
     def _service(self, name: str, url: str) -> Result:
         started = time.perf_counter()
         try:
-            response = self.session.get(f"{url}/_hipflask/ready", timeout=self.timeout)
-            detail = response.json()
-            ok = response.status_code == 200
-        except (requests.RequestException, ValueError) as exc:
+            status, detail = self.probe.get_json(f"{url}/_hipflask/ready")
+            ok = status == 200
+        except ProbeError as exc:
+            ok, detail = False, {"error": str(exc)}
+        except ValueError as exc:
             ok, detail = False, {"error": type(exc).__name__}
         volume = detail.get("volume") if isinstance(detail, dict) else None
         if isinstance(volume, dict) and volume.get("free_bytes", self.min_free) < self.min_free:
