@@ -19,6 +19,7 @@ from hipflask.storage_errors import NO_SPACE_ERRNOS
 
 from fs.checksums import SHA256_XATTR
 from fs.errors import NoSpace, TooLarge
+from fs.write_behind import WriteBehind
 
 CHUNK_SIZE = 1024 * 1024
 STALE_TEMPORARY_SECONDS = 24 * 3600
@@ -96,6 +97,7 @@ class Incoming:
         self.committed = False
         self._hash = hashlib.sha256()
         self._file = open(self.path, "xb")
+        self._behind: WriteBehind | None = None  # past the first CHUNK_SIZE bytes
         os.fchmod(self._file.fileno(), 0o644)
 
     def write(self, data: bytes) -> int:
@@ -103,12 +105,13 @@ class Incoming:
         if self.size > self.max_size:
             raise TooLarge(self.max_size)
         self._hash.update(data)
-        try:
-            self._file.write(data)
-        except OSError as exc:
-            if exc.errno in NO_SPACE_ERRNOS:
-                raise NoSpace() from exc
-            raise
+        with _no_space_named():
+            if self._behind is not None:
+                self._behind.write(data)
+            else:
+                self._file.write(data)
+                if self.size > CHUNK_SIZE:
+                    self._behind = WriteBehind(self._file)
         return len(data)
 
     def seek(self, offset: int, whence: int = 0) -> int:
@@ -125,19 +128,24 @@ class Incoming:
         if self.sha256 is None:
             self.sha256 = self._hash.hexdigest()
             try:
-                self._file.flush()
-                if self.xattrs:
-                    os.setxattr(self._file.fileno(), SHA256_XATTR, self.sha256.encode())
-                os.fsync(self._file.fileno())
-            except OSError as exc:
-                if exc.errno in NO_SPACE_ERRNOS:
-                    raise NoSpace() from exc
-                raise
+                with _no_space_named():
+                    self._drain()
+                    self._file.flush()
+                    if self.xattrs:
+                        os.setxattr(self._file.fileno(), SHA256_XATTR, self.sha256.encode())
+                    os.fsync(self._file.fileno())
             finally:
                 self._file.close()
         return self.sha256
 
+    def _drain(self) -> None:
+        behind, self._behind = self._behind, None
+        if behind is not None:
+            behind.drain()
+
     def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            self._drain()
         self._file.close()
         if not self.committed:
             self.committed = True
@@ -151,6 +159,16 @@ class Incoming:
 
     def __exit__(self, *exc_info) -> None:
         self.discard()
+
+
+@contextlib.contextmanager
+def _no_space_named() -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in NO_SPACE_ERRNOS:
+            raise NoSpace() from exc
+        raise
 
 
 @contextlib.contextmanager
