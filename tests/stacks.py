@@ -203,7 +203,7 @@ class ComposeStack(ContainerStack):
     def __init__(self, env: dict[str, str] | None = None, name: str = ""):
         super().__init__(env)
         self.project = f"hipflask-test-{os.getpid()}{name}"
-        self.compose = os.environ.get("COMPOSE", "docker compose").split()
+        self.compose = compose_command()
 
     def run(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
         env = {**os.environ, **self.env, "GATEWAY_PORT": str(self.port), "GATEWAY_BIND": "127.0.0.1"}
@@ -350,23 +350,33 @@ class SwarmStack(ContainerStack):
         return "\n".join(self.log_lines("gateway"))
 
 
+def compose_command() -> list[str]:
+    """docker compose, or what COMPOSE names instead."""
+    return os.environ.get("COMPOSE", "docker compose").split()
+
+
+def compose_projects() -> list[str]:
+    """The names of every compose project on this host, running or stopped."""
+    listed = subprocess.run([*compose_command(), "ls", "-a", "-q"], capture_output=True, text=True, timeout=60)
+    return listed.stdout.split()
+
+
 ABANDONED = re.compile(r"hipflask-(?:test|make)-(\d+)")
 
 
 def remove_abandoned_stacks() -> None:
     """Purge the compose projects and swarm stacks a killed test run left behind (named after a
     pid no longer running pytest): Docker restarts their containers, which would load this run."""
-    def abandoned(names: str) -> list[str]:
-        found = (ABANDONED.match(name) for name in names.split())
+    def abandoned(names: list[str]) -> list[str]:
+        found = (ABANDONED.match(name) for name in names)
         return [match.string for match in found if match and not pytest_running(int(match.group(1)))]
 
-    compose = os.environ.get("COMPOSE", "docker compose").split()
-    listed = subprocess.run([*compose, "ls", "-a", "-q"], capture_output=True, text=True, timeout=60).stdout
-    for project in abandoned(listed):
+    compose = compose_command()
+    for project in abandoned(compose_projects()):
         subprocess.run([*compose, "-p", project, "down", "-v", "--remove-orphans", "--timeout", "1"], cwd=ROOT,
                        capture_output=True, timeout=300)
     stacks = subprocess.run(["docker", "stack", "ls", "--format", "{{.Name}}"], capture_output=True, text=True,
-                            timeout=60).stdout
+                            timeout=60).stdout.split()
     for name in abandoned(stacks):
         subprocess.run([str(ROOT / "scripts" / "swarm.sh"), "purge"], cwd=ROOT, capture_output=True, timeout=600,
                        env={**os.environ, "SWARM_STACK": name})

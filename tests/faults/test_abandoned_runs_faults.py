@@ -3,18 +3,12 @@ Docker's restart policy brings them back after a reboot: the next run purges the
 (conftest's pytest_sessionstart), and leaves alone the projects of runs still going."""
 from __future__ import annotations
 
-import os
 import subprocess
 
 import pytest
 
-from stacks import ComposeStack, remove_abandoned_stacks
+from stacks import ComposeStack, compose_projects, remove_abandoned_stacks
 from support import docker_available, missing
-
-
-def projects() -> list[str]:
-    compose = os.environ.get("COMPOSE", "docker compose").split()
-    return subprocess.run([*compose, "ls", "-a", "-q"], capture_output=True, text=True, check=True).stdout.split()
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +29,8 @@ def left_behind():
 
 
 def test_a_project_of_an_ended_run_is_removed(left_behind):
-    assert left_behind[0] not in projects()
+    assert left_behind[0] not in compose_projects()
 
 
 def test_a_project_of_a_running_run_is_kept(left_behind):
-    assert left_behind[1] in projects()
+    assert left_behind[1] in compose_projects()
