@@ -1,6 +1,7 @@
 """hipflask.sqlite.Databases: per-thread WAL connections and BEGIN IMMEDIATE write transactions."""
 import sqlite3
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -124,6 +125,34 @@ def test_write_holds_the_write_lock_from_its_start(databases, path):
                 other.execute("BEGIN IMMEDIATE")
     finally:
         other.close()
+
+
+def test_write_takes_the_lock_soon_after_another_process_releases_it(databases, path):
+    databases.connection(path, create=True)
+    other = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    released_at: list[float] = []
+    waited: list[float] = []
+
+    def write():
+        with databases.write(path) as connection:
+            waited.append(time.monotonic() - released_at[0])
+            connection.execute("UPDATE counter SET value = value + 1 WHERE id = 1")
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    # Held 0.2 s: SQLite's own busy handler would then be in a 50 ms sleep (178 to 228 ms).
+    time.sleep(0.2)
+    released_at.append(time.monotonic())
+    other.execute("COMMIT")
+    other.close()
+    writer.join(timeout=10)
+    assert counter_value(path) == 1 and waited[0] < 0.02
+
+
+def test_write_keeps_the_long_busy_timeout_for_its_other_statements(databases, path):
+    with databases.write(path) as connection:
+        assert connection.execute("PRAGMA busy_timeout").fetchone()[0] >= 10_000
 
 
 def test_schema_runs_once_per_file(path):
