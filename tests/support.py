@@ -11,6 +11,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,9 +57,11 @@ def docker_available() -> bool:
 
 
 def free_port_run(count: int) -> int:
-    """The first of `count` consecutive free loopback ports."""
+    """The first of `count` consecutive free loopback ports, below the kernel's ephemeral range
+    (where any outgoing connection could take one of them between this check and the bind)."""
+    first_ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     for _ in range(200):
-        base = random.randint(20000, 40000)
+        base = random.randint(10000, max(10001, first_ephemeral - count - 1))
         try:
             for port in range(base, base + count):
                 with socket.socket() as sock:
