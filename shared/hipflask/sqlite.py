@@ -30,7 +30,7 @@ from hipflask.group_commit import GroupCommit, Write
 from hipflask.storage_errors import is_no_space
 
 BUSY_TIMEOUT_SECONDS = 60.0
-BUSY_TIMEOUT_MS = int(BUSY_TIMEOUT_SECONDS * 1000)
+BUSY_TIMEOUT_PRAGMA = f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}"
 LOCK_POLL_SECONDS = 0.0002
 MAX_CONNECTIONS_PER_THREAD = 64
 MAX_READY_PATHS = 4096
@@ -64,7 +64,7 @@ class Databases:
             connection.close()
             raise ConfigError(f"SQLITE_VFS: the VFS {self.vfs!r} cannot run SQLite in WAL mode (got {mode})")
         connection.execute(f"PRAGMA synchronous={self.synchronous}")
-        connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        connection.execute(BUSY_TIMEOUT_PRAGMA)
         if path not in self._ready:
             with self._ready_lock:
                 if path not in self._ready and self.schema is not None:
@@ -87,17 +87,12 @@ class Databases:
     def _enable_wal(connection: sqlite3.Connection) -> str:
         """WAL is persistent: only the first opener of a new file switches it, and that switch
         answers `database is locked` at once (no busy wait) while another opener holds a lock."""
-        deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
-        while True:
-            try:
-                mode = connection.execute("PRAGMA journal_mode").fetchone()[0]
-                if mode.lower() == "wal":
-                    return mode
-                return connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.005)
+        def switch() -> str:
+            mode = connection.execute("PRAGMA journal_mode").fetchone()[0]
+            if mode.lower() == "wal":
+                return mode
+            return connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        return _retry_while_locked(switch, 0.005)
 
     @overload
     def connection(self, path: Path, create: Literal[True]) -> sqlite3.Connection: ...
@@ -160,17 +155,9 @@ class Databases:
         """
         connection.execute("PRAGMA busy_timeout=0")
         try:
-            deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
-            while True:
-                try:
-                    connection.execute("BEGIN IMMEDIATE")
-                    return
-                except sqlite3.OperationalError as exc:
-                    if "locked" not in str(exc) or time.monotonic() > deadline:
-                        raise
-                time.sleep(LOCK_POLL_SECONDS)
+            _retry_while_locked(lambda: connection.execute("BEGIN IMMEDIATE"), LOCK_POLL_SECONDS)
         finally:
-            connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            connection.execute(BUSY_TIMEOUT_PRAGMA)
 
     @classmethod
     @contextlib.contextmanager
@@ -224,3 +211,16 @@ class Databases:
         for connection in self._local.__dict__.get("connections", {}).values():
             connection.close()
         self._local.__dict__["connections"] = OrderedDict()
+
+
+def _retry_while_locked(attempt: Callable[[], Result], poll_seconds: float) -> Result:
+    """`attempt()`, tried again every `poll_seconds` while it fails with `database is locked`,
+    for at most BUSY_TIMEOUT_SECONDS."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            return attempt()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(poll_seconds)
