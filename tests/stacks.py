@@ -256,6 +256,36 @@ class ComposeStack(ContainerStack):
     def start(self, service: str) -> None:
         self.run("up", "-d", "--no-deps", "--wait", service)
         self.wait_routes(service)
+        self.wait_upstreams(service)
+
+    def upstream_addresses(self, service: str) -> set[str] | None:
+        """The addresses in the gateway's upstream block for the service (gateway/upstreams.sh);
+        None when the gateway resolves at request time (GATEWAY_UPSTREAMS=resolve: no such file)."""
+        result = subprocess.run(["docker", "exec", self.containers("gateway")[0], "cat",
+                                 "/etc/nginx/conf.d/hipflask-upstreams.conf"], capture_output=True, text=True,
+                                timeout=60)
+        if result.returncode != 0:
+            return None
+        block = re.search(rf"upstream hipflask_{service} {{(.*?)}}", result.stdout, re.S)
+        return set(re.findall(r"server ([0-9.]+):\d+;", block.group(1) if block else ""))
+
+    def wait_upstreams(self, service: str, timeout: float = 30) -> None:
+        """Until the gateway's upstream block lists exactly the service's running containers. The
+        watcher rewrites it and reloads nginx within GATEWAY_RESOLVE_SECONDS of a change, and a
+        reload closes the clients' idle keep-alive connections: a test that went on sooner could
+        meet that reload in the middle of its own requests."""
+        def listed():
+            addresses = self.upstream_addresses(service)
+            if addresses is None:
+                return True
+            containers = set()
+            for container in self.containers(service):
+                containers |= set(subprocess.run(
+                    ["docker", "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+                     container], capture_output=True, text=True, check=True, timeout=60).stdout.split())
+            return len(addresses) == len(self.containers(service)) and addresses <= containers
+        wait_until(listed, timeout, f"the gateway's upstream block to list every {service} container",
+                   interval=0.2)
 
     def gateway_log(self) -> str:
         return self.run("logs", "--no-color", "gateway", check=False).stdout
@@ -266,6 +296,7 @@ class ComposeStack(ContainerStack):
     def scale(self, service: str, replicas: int) -> None:
         """Run `replicas` of the service, waiting for its own health only (the others keep running)."""
         self.run("up", "-d", "--no-recreate", "--no-deps", "--wait", "--scale", f"{service}={replicas}", service)
+        self.wait_upstreams(service)
 
     def containers(self, service: str) -> list[str]:
         return self.run("ps", "-q", service).stdout.split()

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import requests
 from flask.testing import FlaskClient
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -42,6 +44,16 @@ def wait_until(condition, timeout: float, what: str, interval: float = 0.05):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}; last seen: {last!r}")
         time.sleep(interval)
+
+
+def client_session() -> requests.Session:
+    """A keep-alive session that sends a GET again when the server closed the reused connection
+    under it (a gateway reload closes idle keep-alive connections, README "Docker Compose"), as
+    browsers and other HTTP clients do; a POST is never sent twice."""
+    session = requests.Session()
+    session.mount("http://", HTTPAdapter(max_retries=Retry(total=2, connect=2, read=2, status=0,
+                                                           allowed_methods={"GET", "HEAD"})))
+    return session
 
 
 def free_port() -> int:

@@ -5,10 +5,8 @@ from collections import Counter
 
 import pytest
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
-from support import wait_until
+from support import client_session, wait_until
 
 
 def hostnames_answering(url: str, replicas: int, timeout: float = 60) -> set[str]:
@@ -59,9 +57,7 @@ def test_replicas_removed_under_load_stop_getting_requests_and_no_request_fails(
         def load():
             # A reload closes the clients' idle keep-alive connections (README "Docker Compose"): a GET
             # that meets one is sent again, as HTTP clients do; every answer must then be a 200.
-            with requests.Session() as session:
-                session.mount("http://", HTTPAdapter(max_retries=Retry(total=2, connect=2, read=2, status=0,
-                                                                      allowed_methods={"GET"})))
+            with client_session() as session:
                 while not done.is_set():
                     try:
                         answers[session.get(url, timeout=30).status_code] += 1

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from support import assert_error
+from support import assert_error, client_session
 
 
 @pytest.fixture
@@ -178,7 +178,7 @@ def test_concurrent_renders_see_whole_templates_while_it_is_replaced(gateway, te
     stop = threading.Event()
 
     def read():
-        with requests.Session() as session:
+        with client_session() as session:
             while not stop.is_set():
                 response = session.get(f"{gateway}/render/{name}", timeout=10)
                 if response.status_code != 200:
