@@ -10,6 +10,9 @@ many. Each waiting writer is woken once: with its outcome, or to lead.
 
 `run_batch(key, writes)` sets the `result` or the `error` of every write it is given; an exception
 it raises is the error of every write of its batch that has none (nothing of the batch is acknowledged).
+A runner that first waits for something the batch needs (a database's write lock, which another
+process may hold) calls `take_pending(key, writes)` once it has it: the writes that queued meanwhile
+join this batch instead of waiting for the next one.
 """
 from __future__ import annotations
 
@@ -71,6 +74,16 @@ class GroupCommit(Generic[Key]):
             batch, write.batch = write.batch, None
             self._run(key, batch)
         return write.outcome()
+
+    def take_pending(self, key: Key, batch: list[Write]) -> None:
+        """Move the writes of `key` queued since `batch` was formed into it (up to max_batch in all).
+        Only the runner of `batch`, inside `run_batch`, may call it."""
+        with self._lock:
+            pending = self._pending[key]
+            room = self.max_batch - len(batch)
+            if pending and room > 0:
+                batch.extend(pending[:room])
+                self._pending[key] = pending[room:]
 
     def _run(self, key: Key, batch: list[Write]) -> None:
         """Run `batch`, wake its writers with their outcomes, and hand the next batch to its leader."""

@@ -189,11 +189,13 @@ class Databases:
 
     def _commit_batch(self, path: Path, batch: list[Write]) -> None:
         connection = self.connection(path, create=True)
-        if len(batch) == 1:  # alone: the transaction is the write's own, no savepoint needed
-            with self.transaction(connection):
-                batch[0].result = batch[0].work(connection)
-            return
         with self.transaction(connection):
+            # While this worker waited for the write lock (another process's commit), more of its
+            # writers queued: they share this transaction's fsync instead of the next one's.
+            self._group.take_pending(path, batch)
+            if len(batch) == 1:  # alone: the transaction is the write's own, no savepoint needed
+                batch[0].result = batch[0].work(connection)
+                return
             for write in batch:
                 connection.execute("SAVEPOINT write")
                 try:

@@ -10,12 +10,15 @@ from support import run_threads, wait_until
 class Recorder:
     """A run_batch that records its batches; the first batch waits for `release`."""
 
-    def __init__(self, fail_with=None):
+    def __init__(self, fail_with=None, takes_pending_of=None):
         self.batches, self.release, self.fail_with = [], threading.Event(), fail_with
+        self.takes_pending_of = takes_pending_of  # a GroupCommit: take its queued writes after the wait
 
     def __call__(self, key, batch):
         if not self.batches:
             self.release.wait(10)
+        if self.takes_pending_of is not None:
+            self.takes_pending_of.take_pending(key, batch)
         self.batches.append([write.work for write in batch])
         if self.fail_with is not None and len(self.batches) > 1:
             raise self.fail_with
@@ -72,6 +75,22 @@ def test_a_batch_that_raises_fails_each_of_its_writes_and_no_other():
     outcomes = queue_behind_a_held_batch(GroupCommit(recorder), recorder, ["b", "c"])
     assert outcomes["first"] == ("done", "first")
     assert all(isinstance(outcomes[work], OSError) for work in ("b", "c"))
+
+
+def test_writes_queued_while_a_runner_waited_join_its_batch_when_it_takes_them():
+    recorder = Recorder()
+    group = recorder.takes_pending_of = GroupCommit(recorder)
+    outcomes = queue_behind_a_held_batch(group, recorder, ["b", "c"])
+    assert recorder.batches == [["first", "b", "c"]]
+    assert outcomes == {work: ("done", work) for work in ("first", "b", "c")}
+    assert group._pending == {}
+
+
+def test_writes_taken_late_still_keep_a_batch_within_max_batch():
+    recorder = Recorder()
+    group = recorder.takes_pending_of = GroupCommit(recorder, max_batch=2)
+    queue_behind_a_held_batch(group, recorder, ["b", "c", "d"])
+    assert recorder.batches == [["first", "b"], ["c", "d"]]
 
 
 def test_keys_do_not_share_batches():
