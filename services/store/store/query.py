@@ -207,6 +207,8 @@ def parse(args: MultiDict) -> Query:
 
 def relations(args: MultiDict) -> Query:
     """The relations an item request asks for (`_embed`, `_expand`); other parameters are ignored."""
+    if not args:
+        return NO_QUERY
     return Query(embed=_relations(args, "_embed"), expand=_relations(args, "_expand"))
 
 
