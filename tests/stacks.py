@@ -278,12 +278,11 @@ class ComposeStack(ContainerStack):
             addresses = self.upstream_addresses(service)
             if addresses is None:
                 return True
-            containers = set()
-            for container in self.containers(service):
-                containers |= set(subprocess.run(
-                    ["docker", "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
-                     container], capture_output=True, text=True, check=True, timeout=60).stdout.split())
-            return len(addresses) == len(self.containers(service)) and addresses <= containers
+            containers = self.containers(service)
+            running = set(subprocess.run(
+                ["docker", "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+                 *containers], capture_output=True, text=True, check=True, timeout=60).stdout.split())
+            return len(addresses) == len(containers) and addresses <= running
         wait_until(listed, timeout, f"the gateway's upstream block to list every {service} container",
                    interval=0.2)
 

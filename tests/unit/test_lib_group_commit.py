@@ -10,9 +10,9 @@ from support import run_threads, wait_until
 class Recorder:
     """A run_batch that records its batches; the first batch waits for `release`."""
 
-    def __init__(self, fail_with=None, takes_pending_of=None):
+    def __init__(self, fail_with=None):
         self.batches, self.release, self.fail_with = [], threading.Event(), fail_with
-        self.takes_pending_of = takes_pending_of  # a GroupCommit: take its queued writes after the wait
+        self.takes_pending_of = None  # a GroupCommit: take its queued writes after the wait
 
     def __call__(self, key, batch):
         if not self.batches:
