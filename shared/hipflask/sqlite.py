@@ -42,11 +42,15 @@ class Databases:
 
     def __init__(self, vfs: str | None = None, synchronous: str = "FULL",
                  schema: Callable[[sqlite3.Connection], None] | None = None,
-                 max_connections: int = MAX_CONNECTIONS_PER_THREAD):
+                 max_connections: int = MAX_CONNECTIONS_PER_THREAD,
+                 prepare: Callable[[sqlite3.Connection], None] | None = None):
+        """`schema` runs once per file, in a transaction; `prepare` on every connection as it opens
+        (the user functions its SQL calls), never again per statement."""
         self.vfs = vfs
         self.max_connections = max(2, max_connections)
         self.synchronous = synchronous
         self.schema = schema
+        self.prepare = prepare
         self._local = threading.local()
         self._ready: set[Path] = set()  # files whose schema is made; forgotten past MAX_READY_PATHS
         self._ready_lock = threading.Lock()
@@ -59,6 +63,8 @@ class Databases:
         uri = f"file:{urllib.parse.quote(str(path))}?{urllib.parse.urlencode(query)}"
         connection = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS,
                                      isolation_level=None, check_same_thread=False)
+        if self.prepare is not None:
+            self.prepare(connection)
         mode = self._enable_wal(connection)
         if mode.lower() != "wal":
             connection.close()
@@ -142,7 +148,10 @@ class Databases:
             pass
         query = {"mode": "ro", "immutable": "1", **({"vfs": self.vfs} if self.vfs else {})}
         uri = f"file:{urllib.parse.quote(str(path))}?{urllib.parse.urlencode(query)}"
-        return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        connection = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        if self.prepare is not None:
+            self.prepare(connection)
+        return connection
 
     @staticmethod
     def _begin_immediate(connection: sqlite3.Connection) -> None:

@@ -326,3 +326,21 @@ def test_concurrent_commits_lose_no_increment(path):
 
     run_threads(writer, threads)
     assert counter_value(path) == threads * increments
+
+
+def test_prepare_runs_once_when_a_connection_opens_and_not_again_on_reuse(path):
+    opened = []
+
+    def prepare(connection):
+        opened.append(connection)
+        connection.create_function("twice", 1, lambda value: value * 2, deterministic=True)
+
+    databases = Databases(schema=counter_schema, prepare=prepare)
+    try:
+        first = databases.connection(path, create=True)
+        again = databases.connection(path)
+        assert again is first
+        assert opened == [first]
+        assert first.execute("SELECT twice(21)").fetchone() == (42,)
+    finally:
+        databases.close_all()

@@ -105,7 +105,6 @@ class Store(StoreStorage):
             if not_modified is not None and not_modified(EMPTY_VERSION):
                 return Page(EMPTY_VERSION, None, None)
             return Page(EMPTY_VERSION, [], 0)
-        sqlite_query.prepare(connection)
         connection.execute("BEGIN")
         try:
             row = connection.execute("SELECT token, revision FROM stores WHERE name = ?", (store,)).fetchone()
@@ -231,4 +230,5 @@ def open_store(data_dir: Path, vfs: str | None = None, synchronous: str = "FULL"
         data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"DATA_DIR: cannot create {data_dir}: {exc.strerror}") from None
-    return Store(data_dir, Databases(vfs, synchronous, sql.create_schema, max_connections=OPEN_FILES_PER_THREAD))
+    return Store(data_dir, Databases(vfs, synchronous, sql.create_schema, max_connections=OPEN_FILES_PER_THREAD,
+                                       prepare=sqlite_query.prepare))
