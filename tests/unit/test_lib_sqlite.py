@@ -269,9 +269,10 @@ def fail(connection):
 def batched(databases, path, works):
     """Run `works` as one batch: a first write holds the batch leader until every other work is
     queued behind it; then the queued works run together. The outcome of each queued work."""
-    release, outcomes = threading.Event(), {}
+    running, release, outcomes = threading.Event(), threading.Event(), {}
 
-    def leader(connection):
+    def leader(connection):  # past its batch's take_pending: the others queue for the next batch
+        running.set()
         release.wait(10)
         return increment(connection)
 
@@ -283,7 +284,7 @@ def batched(databases, path, works):
 
     first = threading.Thread(target=submit, args=("leader", leader))
     first.start()
-    wait_until(lambda: path in databases._group._pending, timeout=10, what="the first write leading")
+    wait_until(running.is_set, timeout=10, what="the first write running in its batch")
     others = [threading.Thread(target=submit, args=(index, work)) for index, work in enumerate(works)]
     for thread in others:
         thread.start()
